@@ -1,0 +1,14 @@
+"""POST /datahub/v1/events — DataHub-compatible cost events."""
+
+from ingest import catalog
+from ingest.observability import logger, metrics, tracer
+from ingest.pipeline import Pipeline
+
+pipeline = Pipeline(catalog.get("datahub_events"))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context) -> dict:
+    return pipeline.handle(event, context)

@@ -1,0 +1,59 @@
+"""Typed errors of the pipeline. Each family's dialect maps them to HTTP in exactly one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One thing wrong with the request: which event (None for the request itself), where, what."""
+
+    index: int | None
+    path: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "path": self.path, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class IngestError(Exception):
+    """Base of every error the pipeline answers on purpose."""
+
+    status: int = 500
+    retryable: bool = False
+
+    def __init__(self, message: str, violations: tuple[Violation, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.violations = violations
+
+
+class BadRequest(IngestError):
+    """The client's request is wrong; nothing is stored. Rendered as 400."""
+
+    status = 400
+
+
+class PayloadTooLarge(IngestError):
+    status = 413
+
+
+class Unauthorized(IngestError):
+    """Missing, malformed, unknown, revoked or expired key. Never says which, never echoes it."""
+
+    status = 401
+
+
+class Forbidden(IngestError):
+    status = 403
+
+
+class Unavailable(IngestError):
+    """AWS did not answer within the budget: retryable, and nothing was acknowledged."""
+
+    status = 500
+    retryable = True

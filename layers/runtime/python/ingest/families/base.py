@@ -1,0 +1,140 @@
+"""What a family is: its event model, how events sit in a request, its dedup key, its dialect.
+
+The pipeline is one code path for every family; a family only fills in these hooks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from ingest.auth import Principal
+from ingest.catalog import Limits
+from ingest.errors import BadRequest, IngestError, Violation
+from ingest.request import Request
+
+
+class Status(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class Record:
+    """What a family hands the pipeline for one valid event; the pipeline adds tenant, TTL, keys."""
+
+    stream: str  # provider, service or dataset: part of the partition key
+    dedup_key: str  # the sort key
+    event_time_ms: int
+    payload: bytes  # compact JSON of the canonical event
+    attributes: dict[str, str] = field(default_factory=dict)  # extra indexed strings
+
+
+@dataclass(slots=True)
+class EventOutcome:
+    index: int
+    status: Status
+    errors: tuple[Violation, ...] = ()
+    record: Record | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    request: Request
+    principal: Principal
+    events: list[EventOutcome]
+    reject_key: str | None = None
+    write_calls: int = 0
+
+    def count(self, status: Status) -> int:
+        return sum(1 for event in self.events if event.status is status)
+
+    @property
+    def rejected(self) -> list[EventOutcome]:
+        return [event for event in self.events if event.status is Status.REJECTED]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, orjson.dumps(body), headers=headers or {})
+
+
+def format_path(prefix: str, loc: tuple) -> str:
+    """('events', 0, 'dimensions', 1, 'key') -> events[0].dimensions[1].key"""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class Family:
+    """Defaults fit a family whose body is a JSON array of events, validated one by one."""
+
+    name: ClassVar[str]
+    all_or_nothing: ClassVar[bool] = False
+    path_prefix: ClassVar[str] = ""  # how the dialect names the events in a path
+    adapter: ClassVar[TypeAdapter]  # one event; built once at import
+    list_adapter: ClassVar[TypeAdapter]  # the whole list in one call: the fast path
+
+    def extract(self, document: object, request: Request, limits: Limits) -> list:
+        if not isinstance(document, list):
+            raise BadRequest("The request body must be a JSON array of events.")
+        return self.check_count(document, limits)
+
+    @staticmethod
+    def check_count(events: list, limits: Limits, where: str = "the request") -> list:
+        if not events:
+            raise BadRequest(f"{where} carries no events; send at least one.")
+        if len(events) > limits.max_events:
+            raise BadRequest(
+                f"{where} carries {len(events)} events; the limit is {limits.max_events} events per request."
+            )
+        return events
+
+    def validate(self, raw_events: list) -> tuple[list, dict[int, list[Violation]]]:
+        """Validate every event; returns the models (None where rejected) and violations by index."""
+        try:
+            return self.list_adapter.validate_python(raw_events), {}
+        except ValidationError as exc:
+            errors: dict[int, list[Violation]] = defaultdict(list)
+            for error in exc.errors(include_url=False, include_context=False, include_input=False):
+                index, *loc = error["loc"]
+                errors[index].append(Violation(index, self.path(index, tuple(loc)), self.message(error)))
+        models: list = [None] * len(raw_events)
+        if not self.all_or_nothing:
+            for index, raw in enumerate(raw_events):
+                if index not in errors:
+                    models[index] = self.adapter.validate_python(raw)
+        return models, errors
+
+    def path(self, index: int, loc: tuple) -> str:
+        return format_path(self.path_prefix, (index, *loc))
+
+    @staticmethod
+    def message(error: dict) -> str:
+        return error["msg"]
+
+    def record(self, model: Any, request: Request, principal: Principal) -> Record:
+        raise NotImplementedError
+
+    def render(self, outcome: Outcome) -> Response:
+        raise NotImplementedError
+
+    def render_error(self, error: IngestError) -> Response:
+        raise NotImplementedError

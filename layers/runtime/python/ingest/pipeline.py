@@ -1,0 +1,234 @@
+"""One code path for every endpoint.
+
+decode → authenticate → validate each event → server-derived fields → raw rejects → dedup-write →
+one outcome per event → the family's dialect. A request that cannot guarantee an outcome for every
+event answers a retryable 5xx and acknowledges nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import time
+import zlib
+from datetime import datetime
+
+import orjson
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ingest.auth import Authenticator, Principal
+from ingest.catalog import DedupPolicy, Endpoint
+from ingest.errors import BadRequest, IngestError, Unavailable, Violation
+from ingest.families.base import EventOutcome, Family, Outcome, Record, Response, Status
+from ingest.observability import logger, metrics
+from ingest.request import Request, check_wire_size, decode_body, parse_json
+from ingest.settings import Settings, get_settings
+from ingest.store import Deadline, ItemKey, Store
+
+# Request headers worth keeping with a reject (never the credentials).
+KEPT_HEADERS = ("content-type", "content-encoding", "user-agent", "x-service", "x-namespace")
+# Leave the Lambda this much time to render and return after the storage budget.
+RESPONSE_MARGIN_MS = 2_000
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Pipeline:
+    def __init__(self, endpoint: Endpoint, settings: Settings | None = None, store: Store | None = None) -> None:
+        self.endpoint = endpoint
+        self.settings = settings or get_settings()
+        self.store = store or Store(self.settings)
+        self.family: Family = importlib.import_module(endpoint.family_module).FAMILY
+        self.limits = self.settings.limits_for(endpoint)
+        self.authenticator = Authenticator(self.store)
+        self.retention_seconds = self.settings.retention_seconds(endpoint.family)
+        self.shards = self.settings.shards(endpoint.family)
+
+    # --- the Lambda entry -----------------------------------------------------------------------
+
+    def handle(self, event: dict, context=None) -> dict:
+        started = time.perf_counter()
+        request = principal = outcome = None
+        try:
+            request = Request.from_apigw(event, getattr(context, "aws_request_id", None))
+            deadline = self._deadline(context)
+            check_wire_size(request, self.limits)
+            principal = self.authenticator.authenticate(request, self.endpoint.auth)
+            outcome = self.ingest(request, principal, deadline)
+            response = self.family.render(outcome)
+        except IngestError as error:
+            response = self.family.render_error(error)
+        except Exception:  # a bug or an outage must still answer, retryable, in the dialect
+            logger.exception("unhandled error")
+            response = self.family.render_error(Unavailable("Internal error; retry the request."))
+        request_id = request.request_id if request else (getattr(context, "aws_request_id", None) or "")
+        self._observe(response, principal, outcome, request_id, started)
+        return self._to_apigw(response, request_id)
+
+    # --- the pipeline proper --------------------------------------------------------------------
+
+    def ingest(self, request: Request, principal: Principal, deadline: Deadline) -> Outcome:
+        body = request.wire_body
+        try:
+            body = decode_body(request, self.limits)
+            raw_events = self.family.extract(parse_json(body), request, self.limits)
+        except BadRequest as error:
+            # The request as a whole is unusable: keep it raw so nothing is lost, then answer 400.
+            violations = error.violations or (Violation(None, "", error.message),)
+            self._keep_body_reject(request, principal, body, violations, deadline)
+            raise
+        models, errors = self.family.validate(raw_events)
+        outcome = Outcome(request, principal, [])
+        if errors:
+            outcome.reject_key = self._keep_rejects(request, principal, body, raw_events, errors, deadline)
+        if errors and self.family.all_or_nothing:
+            outcome.events = [
+                EventOutcome(index, Status.REJECTED, tuple(errors.get(index, ()))) for index in range(len(raw_events))
+            ]
+            return outcome
+        for index, model in enumerate(models):
+            if model is None:
+                outcome.events.append(EventOutcome(index, Status.REJECTED, tuple(errors[index])))
+            else:
+                record = self.family.record(model, request, principal)
+                outcome.events.append(EventOutcome(index, Status.STORED, record=record))
+        self._write(outcome, deadline)
+        return outcome
+
+    def _write(self, outcome: Outcome, deadline: Deadline) -> None:
+        now = int(outcome.request.received_at.timestamp())
+        prefix = f"{outcome.principal.tenant}#{self.endpoint.family}#"
+        last_by_key: dict[ItemKey, EventOutcome] = {}
+        keyed: list[tuple[ItemKey, EventOutcome]] = []
+        for event in outcome.events:
+            if event.record is None:
+                continue
+            key = ItemKey(self._partition(prefix, event.record), event.record.dedup_key)
+            keyed.append((key, event))
+            previous = last_by_key.get(key)
+            keep_last = self.endpoint.dedup is DedupPolicy.OVERWRITE
+            if previous is None or keep_last:
+                if previous is not None:
+                    previous.status = Status.DUPLICATE  # same key earlier in the batch: the last wins
+                last_by_key[key] = event
+            else:
+                event.status = Status.DUPLICATE  # keep-first: the earlier one in the batch stays
+        if not last_by_key:
+            return
+        existing = self.store.existing(list(last_by_key), now, deadline)
+        expires_at = str(now + self.retention_seconds)
+        received_at = iso_utc(outcome.request.received_at)
+        items = []
+        for key, event in last_by_key.items():
+            if key in existing:
+                event.status = Status.DUPLICATE
+                if self.endpoint.dedup is DedupPolicy.KEEP_FIRST:
+                    continue
+            items.append(self._item(key, event.record, outcome, received_at, expires_at))
+        outcome.write_calls = self.store.write(items, deadline)
+
+    def _partition(self, prefix: str, record: Record) -> str:
+        if self.shards == 1:
+            return prefix + record.stream
+        # The shard derives from the dedup key, so the same event always lands on the same shard.
+        return f"{prefix}{record.stream}#{zlib.crc32(record.dedup_key.encode()) % self.shards}"
+
+    def _item(self, key: ItemKey, record: Record, outcome: Outcome, received_at: str, expires_at: str) -> dict:
+        item = {
+            "pk": {"S": key.pk},
+            "sk": {"S": key.sk},
+            "tenant": {"S": outcome.principal.tenant},
+            "family": {"S": self.endpoint.family},
+            "stream": {"S": record.stream},
+            "endpoint": {"S": self.endpoint.name},
+            "event_time": {"N": str(record.event_time_ms)},
+            "received_at": {"S": received_at},
+            "request_id": {"S": outcome.request.request_id},
+            "payload": {"B": record.payload},
+            "expires_at": {"N": expires_at},
+        }
+        for name, value in record.attributes.items():
+            item[name] = {"S": value}
+        return item
+
+    # --- rejects --------------------------------------------------------------------------------
+
+    def reject_prefix(self, request: Request, principal: Principal) -> str:
+        day = request.received_at.strftime("%Y-%m-%d")
+        return f"rejects/tenant={principal.tenant}/endpoint={self.endpoint.name}/date={day}/{request.request_id}"
+
+    def _reject_meta(self, request: Request, principal: Principal, violations: list[Violation]) -> dict:
+        return {
+            "request_id": request.request_id,
+            "tenant": principal.tenant,
+            "endpoint": self.endpoint.name,
+            "family": self.endpoint.family,
+            "method": request.method,
+            "path": request.path,
+            "path_parameters": request.path_parameters,
+            "headers": {name: request.header(name) for name in KEPT_HEADERS if request.header(name) is not None},
+            "received_at": iso_utc(request.received_at),
+            "errors": [violation.as_dict() for violation in violations],
+        }
+
+    def _keep_body_reject(self, request, principal, body: bytes, violations, deadline: Deadline) -> str:
+        prefix = self.reject_prefix(request, principal)
+        meta = self._reject_meta(request, principal, list(violations))
+        meta["body_key"] = f"{prefix}.body"  # the body is its own object, byte for byte
+        self.store.put_objects(
+            [(f"{prefix}.body", body, "application/octet-stream"), (f"{prefix}.json", orjson.dumps(meta), "application/json")],
+            deadline,
+        )
+        return f"{prefix}.json"
+
+    def _keep_rejects(self, request, principal, body: bytes, raw_events: list, errors: dict, deadline) -> str:
+        violations = [violation for index in sorted(errors) for violation in errors[index]]
+        if self.family.all_or_nothing:
+            return self._keep_body_reject(request, principal, body, violations, deadline)
+        # Partial acceptance: keep only the rejected events, so the accepted ones' dropped fields are
+        # not kept anywhere.
+        prefix = self.reject_prefix(request, principal)
+        meta = self._reject_meta(request, principal, violations)
+        meta["events"] = [
+            {"index": index, "raw": base64.b64encode(orjson.dumps(raw_events[index])).decode("ascii")}
+            for index in sorted(errors)
+        ]
+        self.store.put_objects([(f"{prefix}.json", orjson.dumps(meta), "application/json")], deadline)
+        return f"{prefix}.json"
+
+    # --- edges ----------------------------------------------------------------------------------
+
+    def _deadline(self, context) -> Deadline:
+        budget = self.settings.aws_budget_seconds
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining is not None:
+            budget = min(budget, max(0.0, (remaining() - RESPONSE_MARGIN_MS) / 1000))
+        return Deadline(budget)
+
+    def _observe(self, response: Response, principal: Principal | None, outcome: Outcome | None,
+                 request_id: str, started: float) -> None:
+        counts = {status.value: outcome.count(status) if outcome else 0 for status in Status}
+        metrics.add_dimension(name="endpoint", value=self.endpoint.name)
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        for status, count in counts.items():
+            metrics.add_metric(name=f"Events{status.capitalize()}", unit=MetricUnit.Count, value=count)
+        if response.status >= 500:
+            metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "request",
+            endpoint=self.endpoint.name,
+            tenant=principal.tenant if principal else None,
+            request_id=request_id,
+            status=response.status,
+            events=counts,
+            reject_key=outcome.reject_key if outcome else None,
+            write_calls=outcome.write_calls if outcome else 0,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    @staticmethod
+    def _to_apigw(response: Response, request_id: str) -> dict:
+        headers = {"Content-Type": response.content_type, "X-Request-Id": request_id, **response.headers}
+        return {"statusCode": response.status, "headers": headers, "body": response.body.decode("utf-8"), "isBase64Encoded": False}

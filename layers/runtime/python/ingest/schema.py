@@ -1,0 +1,78 @@
+"""Storage definitions shared by the CDK stack and the local emulator bootstrap.
+
+Both ``infra/storage.py`` and ``local/emulator.py`` build their tables from these specs, so the
+local service runs against exactly the key schema that gets deployed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    name: str
+    type: str  # DynamoDB scalar type: S, N or B
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    name: str
+    partition: Attribute
+    sort: Attribute | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    logical_id: str
+    partition: Attribute
+    sort: Attribute | None = None
+    ttl_attribute: str | None = None
+    indexes: tuple[Index, ...] = ()
+
+
+PK = Attribute("pk", "S")
+SK = Attribute("sk", "S")
+
+# pk = <tenant>#<family>#<stream>[#<shard>], sk = the dedup key: the item key *is* the dedup key,
+# so a duplicate can never become a second item, and dedup lasts exactly as long as the item.
+EVENTS = TableSpec(
+    logical_id="Events",
+    partition=PK,
+    sort=SK,
+    ttl_attribute="expires_at",
+    indexes=(Index("by_event_time", PK, Attribute("event_time", "N")),),
+)
+
+# pk = the key's 8-character prefix; the secret is kept only as a SHA-256 hash.
+KEYS = TableSpec(logical_id="Keys", partition=PK)
+
+TABLES = (EVENTS, KEYS)
+
+
+def create_table_kwargs(spec: TableSpec, table_name: str) -> dict:
+    """boto3 ``create_table`` arguments for a spec (on-demand, as deployed)."""
+    attributes = {spec.partition.name: spec.partition}
+    key_schema = [{"AttributeName": spec.partition.name, "KeyType": "HASH"}]
+    if spec.sort:
+        attributes[spec.sort.name] = spec.sort
+        key_schema.append({"AttributeName": spec.sort.name, "KeyType": "RANGE"})
+    indexes = []
+    for index in spec.indexes:
+        attributes[index.partition.name] = index.partition
+        index_keys = [{"AttributeName": index.partition.name, "KeyType": "HASH"}]
+        if index.sort:
+            attributes[index.sort.name] = index.sort
+            index_keys.append({"AttributeName": index.sort.name, "KeyType": "RANGE"})
+        indexes.append(
+            {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
+        )
+    kwargs = {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": key_schema,
+        "AttributeDefinitions": [{"AttributeName": a.name, "AttributeType": a.type} for a in attributes.values()],
+    }
+    if indexes:
+        kwargs["GlobalSecondaryIndexes"] = indexes
+    return kwargs

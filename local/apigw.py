@@ -1,0 +1,90 @@
+"""HTTP request <-> API Gateway REST proxy event, as the deployed API would build it."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ingest.catalog import ENDPOINTS, Endpoint
+
+STAGE = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    endpoint: Endpoint
+    pattern: re.Pattern
+
+    @classmethod
+    def of(cls, endpoint: Endpoint) -> Route:
+        regex = ""
+        for segment in endpoint.path.strip("/").split("/"):
+            if segment.startswith("{") and segment.endswith("+}"):
+                regex += f"/(?P<{segment[1:-2]}>.+)"
+            elif segment.startswith("{"):
+                regex += f"/(?P<{segment[1:-1]}>[^/]+)"
+            else:
+                regex += "/" + re.escape(segment)
+        return cls(endpoint, re.compile(regex or "/"))
+
+
+ROUTES = tuple(Route.of(endpoint) for endpoint in ENDPOINTS)
+
+
+def match(method: str, raw_path: str) -> tuple[Endpoint, dict[str, str]] | None:
+    """The catalog endpoint for a request, with its path parameters (decoded), or None."""
+    path = urlsplit(raw_path).path
+    for route in ROUTES:
+        found = route.pattern.fullmatch(path)
+        if found and route.endpoint.method == method:
+            return route.endpoint, {name: unquote(value) for name, value in found.groupdict().items()}
+    return None
+
+
+def to_event(endpoint: Endpoint, path_params: dict, method: str, raw_path: str, headers: list[tuple[str, str]],
+             body: bytes, source_ip: str, base64_body: bool = True) -> dict:
+    parts = urlsplit(raw_path)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi_headers.setdefault(name, []).append(value)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        multi_query.setdefault(name, []).append(value)
+    request_id = str(uuid.uuid4())
+    path = unquote(parts.path)
+    return {
+        "resource": endpoint.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": endpoint.path,
+            "httpMethod": method,
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "requestId": request_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "protocol": "HTTP/1.1",
+            "accountId": "000000000000",
+            "apiId": "local",
+            "identity": {"sourceIp": source_ip, "userAgent": multi_headers.get("User-Agent", [None])[-1]},
+        },
+        # The deployed API treats every media type as binary (so gzip passes through untouched),
+        # which means Lambda receives the body base64-encoded; sample files keep text readable.
+        "body": (base64.b64encode(body).decode("ascii") if base64_body else body.decode("utf-8")) if body else None,
+        "isBase64Encoded": bool(body) and base64_body,
+    }
+
+
+def response_body(response: dict) -> bytes:
+    body = response.get("body") or ""
+    return base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")

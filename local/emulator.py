@@ -1,0 +1,64 @@
+"""The embedded AWS endpoint (moto server mode) and the resources the stack would create."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ingest.auth import generate_key, key_record
+from ingest.schema import EVENTS, KEYS, TableSpec, create_table_kwargs
+from ingest.settings import Settings
+from ingest.store import Store
+
+# The key written into every file under events/; registered by `make invoke` and by the tests.
+SAMPLE_KEY = "SAMPLE01.aW5nZXN0LWFwaSBzYW1wbGUga2V5OiBldmVudHMvIG9ubHkh"
+SAMPLE_TENANT = "sample"
+
+
+def start_moto(host: str = "127.0.0.1", port: int = 4566):
+    """Start moto's real HTTP endpoint in this process and point boto3 at it."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call drowns the request log
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    _, actual_port = server.get_host_and_port()
+    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{actual_port}"
+    return server
+
+
+def _table_names(settings: Settings) -> dict[TableSpec, str]:
+    return {EVENTS: settings.events_table, KEYS: settings.keys_table}
+
+
+def bootstrap(settings: Settings) -> None:
+    """Create the tables (from ingest.schema, as the stack does) and the rejects bucket. Idempotent."""
+    dynamodb = boto3.client("dynamodb")
+    for spec, name in _table_names(settings).items():
+        try:
+            dynamodb.create_table(**create_table_kwargs(spec, name))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+            )
+    s3 = boto3.client("s3")
+    try:
+        s3.create_bucket(Bucket=settings.rejects_bucket)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+
+
+def register_key(settings: Settings, key: str | None, tenant: str, name: str = "") -> str:
+    """Store a key (only its hash) for a tenant; creates one when key is None. Returns the key."""
+    key = key or generate_key()
+    Store(settings).put_key(key_record(key, tenant, name))
+    return key
