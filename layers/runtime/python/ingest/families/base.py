@@ -138,3 +138,16 @@ class Family:
 
     def render_error(self, error: IngestError) -> Response:
         raise NotImplementedError
+
+    # --- the OpenAPI document (ingest.openapi) ----------------------------------------------------
+
+    def openapi_request(self, endpoint) -> Any:
+        """The request body's model or type (the same models the handler validates with); None: no body."""
+        return None
+
+    def openapi_responses(self, endpoint) -> dict[int, tuple[str, str, Any]]:
+        """status -> (description, media type, model or None): every answer the route really gives.
+
+        Every family must fill this in: tests/unit/test_catalog.py checks each catalog route has one.
+        """
+        return {}

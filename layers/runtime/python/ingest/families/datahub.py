@@ -89,6 +89,14 @@ class DataHubRequest(BaseModel):
     events: list[DataHubEvent] = Field(min_length=1, max_length=255)
 
 
+class SuccessBody(BaseModel):
+    message: Literal["Ingestion success"]
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What was wrong; for invalid events, every event index and field path.")
+
+
 class DataHubFamily(Family):
     name = "datahub"
     all_or_nothing = True
@@ -137,6 +145,20 @@ class DataHubFamily(Family):
 
     def render_error(self, error: IngestError) -> Response:
         return json_response(error.status, {"error": error.message})
+
+    def openapi_request(self, endpoint) -> type:
+        return DataHubRequest
+
+    def openapi_responses(self, endpoint) -> dict:
+        return {
+            201: ("Ingestion succeeded: every event is stored.", "application/json", SuccessBody),
+            400: ("Malformed body, or invalid events (each named by index and field path); nothing stored.",
+                  "application/json", ErrorBody),
+            401: ("Missing or invalid API key.", "application/json", ErrorBody),
+            403: ("The key may not use this endpoint.", "application/json", ErrorBody),
+            413: ("Body over the size limit.", "application/json", ErrorBody),
+            500: ("Storage unavailable; nothing was acknowledged, retry.", "application/json", ErrorBody),
+        }
 
 
 FAMILY = DataHubFamily()

@@ -1,0 +1,61 @@
+# Ingest API — everything a fresh machine needs goes through these targets.
+# `make serve` and `make test` install what they need themselves (Python venv, pinned Node tools).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NODE_BIN := $(CURDIR)/node_modules/.bin
+# Node 22 from node_modules first on PATH: jsii warns on every synth under Node 20.
+WITH_NODE := PATH=$(NODE_BIN):$(CURDIR)/$(VENV)/bin:$$PATH
+ENV ?= dev
+E ?= datahub_events
+F ?= events/datahub_events/valid_guide_sample.json
+
+export PYTHONPATH := $(CURDIR)/layers/runtime/python:$(CURDIR)
+
+.PHONY: help install serve invoke test test-fast synth bench events clean
+
+help:
+	@echo "make serve   run the whole service on 127.0.0.1:\$${PORT:-3000} (embedded moto on \$${EMULATOR_PORT:-4566})"
+	@echo "make test    unit, integration (moto), e2e (real HTTP), infra (template, cdk-nag, cfn-lint) + cdk synth"
+	@echo "make invoke  E=<endpoint> F=<events file>: call one handler with a sample API Gateway event"
+	@echo "make synth   ENV=<name>: cdk synth for one environment of cdk.json"
+	@echo "make bench   pipeline CPU per event vs. the orjson+pydantic floor; DynamoDB calls per request"
+
+$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+serve: $(VENV)/.installed
+	$(PY) -m local.server
+
+invoke: $(VENV)/.installed
+	$(PY) -m local.invoke $(E) $(F)
+
+test: install
+	$(WITH_NODE) $(PY) -m pytest -q
+	$(MAKE) --no-print-directory synth ENV=dev
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not infra" --ignore=tests/infra
+
+synth: install
+	$(WITH_NODE) cdk synth -c env=$(ENV) --quiet --output cdk.out/$(ENV)
+	$(VENV)/bin/cfn-lint cdk.out/$(ENV)/*.template.json
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.bench_pipeline
+
+events: $(VENV)/.installed
+	$(PY) -m events.make_events
+
+clean:
+	rm -rf cdk.out build .pytest_cache
