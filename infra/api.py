@@ -1,0 +1,214 @@
+"""The REST API: one resource path, method and function per catalog endpoint, built in a loop.
+
+Adding an endpoint to ``ingest.catalog.ENDPOINTS`` (plus its ``functions/<name>/`` folder) is all
+it takes to deploy it; nothing here names an endpoint.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from ingest.catalog import ENDPOINTS, Endpoint
+
+from infra.authorizer import KeyAuthorizers
+from infra.config import EnvConfig
+from infra.endpoint_function import EndpointFunction, construct_id_for
+from infra.layers import Layers
+from infra.nag import acknowledge
+from infra.storage import Storage
+
+# Must match ingest.observability (service name and metrics namespace used by Powertools).
+POWERTOOLS_SERVICE_NAME = "ingest-api"
+POWERTOOLS_METRICS_NAMESPACE = "IngestApi"
+# Below the 25 s function timeout, which is below API Gateway's 29 s: the pipeline stops retrying
+# AWS calls in time to answer a retryable 5xx instead of being cut off without a response.
+AWS_BUDGET_SECONDS = 20
+
+
+class IngestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        storage: Storage,
+        layers: Layers,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays[config.log_retention],
+            removal_policy=config.cdk_removal_policy,
+        )
+        self.rest_api = self._rest_api(config)
+        self.execution_logs = self._execution_log_group(config)
+        environment = function_environment(config, storage)
+        # A Lambda REQUEST authorizer in front of every route: only real, active keys get through.
+        self.authorizers = KeyAuthorizers(
+            self, "KeyAuthorizers", config=config, storage=storage, layers=layers.all, environment=environment
+        )
+        self.authorizers.add_gateway_responses(self.rest_api)
+        self.functions: dict[str, EndpointFunction] = {}
+        for endpoint in ENDPOINTS:
+            function = EndpointFunction(
+                self,
+                construct_id_for(endpoint),
+                endpoint=endpoint,
+                config=config,
+                storage=storage,
+                layers=layers.all,
+                environment=environment,
+            )
+            method = add_route(self.rest_api, endpoint, function.function, self.authorizers.for_endpoint(endpoint))
+            _acknowledge_method_auth(method)
+            for refused in add_refused_routes(self.rest_api, endpoint, function.function):
+                _acknowledge_refused_method(refused)
+            self.functions[endpoint.name] = function
+        self._acknowledge_findings()
+
+    def _rest_api(self, config: EnvConfig) -> apigateway.RestApi:
+        return apigateway.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"ingest-api-{config.name}",
+            description="Ingest API: wire-compatible event ingestion endpoints.",
+            # Clients are servers, not browsers spread over the globe; no CloudFront hop needed.
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # Treat every body as binary so gzip (Content-Encoding) bodies reach the handler
+            # byte-exact (base64 in the proxy event); the handler decodes. No response compression
+            # (minimum_compression_size) for the same reason: bodies are left untouched.
+            binary_media_types=["*/*"],
+            # The account-level role API Gateway needs to write execution and access logs.
+            cloud_watch_role=True,
+            deploy_options=apigateway.StageOptions(
+                stage_name=config.stage_name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigateway.MethodLoggingLevel[config.api_logging_level],
+                # Request bodies carry customer events; never copy them into execution logs.
+                data_trace_enabled=False,
+                throttling_rate_limit=config.throttling.rate_limit,
+                throttling_burst_limit=config.throttling.burst_limit,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+
+    def _execution_log_group(self, config: EnvConfig) -> logs.LogGroup:
+        """Own the stage's execution log group, which API Gateway would create without retention."""
+        log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.stage_name}",
+            retention=logs.RetentionDays[config.log_retention],
+            removal_policy=config.cdk_removal_policy,
+        )
+        # Exist before the stage can log, or API Gateway creates the group first and this fails.
+        self.rest_api.deployment_stage.node.add_dependency(log_group)
+        return log_group
+
+    def _acknowledge_findings(self) -> None:
+        # Each acknowledgment sits on the narrowest construct that has the finding.
+        acknowledge(
+            self.rest_api.node.default_child,
+            "AwsSolutions-APIG2",
+            "Bodies may be gzip and are validated per event by the handler's pydantic models, "
+            "which must report each rejected event (and keep it in S3) rather than fail the "
+            "whole request at the gateway.",
+        )
+        acknowledge(
+            self.rest_api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "No WAF web ACL yet: abuse is bounded by the stage throttling in cdk.json and by "
+            "per-key body/event limits in the handler. A web ACL (rate-based rules) is attached "
+            "per account, e.g. via Firewall Manager, when the API is exposed beyond known clients.",
+        )
+        acknowledge(
+            self.rest_api.node.find_child("CloudWatchRole"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level API Gateway logging role uses the AWS-documented managed policy; "
+            "it is assumable only by apigateway.amazonaws.com.",
+        )
+
+
+def add_route(
+    api: apigateway.RestApi,
+    endpoint: Endpoint,
+    handler: lambda_.IFunction,
+    authorizer: apigateway.IAuthorizer | None = None,
+) -> apigateway.Method:
+    """Expose ``handler`` at the endpoint's method and path (``{param}`` segments included)."""
+    # resource_for_path creates /a/{param}/b segment by segment and reuses shared prefixes.
+    resource = api.root.resource_for_path(endpoint.path)
+    return resource.add_method(
+        endpoint.method,
+        apigateway.LambdaIntegration(
+            handler,
+            proxy=True,
+            # Only the deployed stage may invoke the function, not the console's test-invoke.
+            allow_test_invoke=False,
+        ),
+        operation_name=endpoint.operation_id,
+        authorizer=authorizer,
+    )
+
+
+def add_refused_routes(
+    api: apigateway.RestApi, endpoint: Endpoint, handler: lambda_.IFunction
+) -> list[apigateway.Method]:
+    """The methods the original API answers 405 on the endpoint's path (Endpoint.refused_methods).
+
+    They reach the endpoint's own function without an authorizer: the handler answers 405 in the
+    family's dialect before looking at any key, as the original does, and stores nothing.
+    """
+    resource = api.root.resource_for_path(endpoint.path)
+    integration = apigateway.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+    return [resource.add_method(method, integration) for method in endpoint.refused_methods]
+
+
+def _acknowledge_refused_method(method: apigateway.Method) -> None:
+    reason = (
+        "This method only answers 405 Method Not Allowed in the family's dialect (as the original "
+        "API does), before any key is read; it stores and returns no data, so it needs no auth."
+    )
+    acknowledge(method, "AwsSolutions-APIG4", reason)
+    acknowledge(method, "AwsSolutions-COG4", reason)
+
+
+def _acknowledge_method_auth(method: apigateway.Method) -> None:
+    reason = (
+        "Each route keeps its original API's auth (X-API-Key, Bearer or Api-Token header), "
+        "checked by a Lambda REQUEST authorizer at the edge and again in the handler against a "
+        "table of SHA-256-hashed keys. Cognito does not apply: clients are machines presenting "
+        "vendor-style API keys, not user-pool identities."
+    )
+    acknowledge(method, "AwsSolutions-COG4", reason)
+
+
+def function_environment(config: EnvConfig, storage: Storage) -> dict[str, str]:
+    """The env contract of ``ingest.settings.Settings`` (INGEST_*) plus Powertools' variables."""
+    return {
+        "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+        "LOG_LEVEL": config.log_level,
+        "INGEST_EVENTS_TABLE": storage.events_table.table_name,
+        "INGEST_KEYS_TABLE": storage.keys_table.table_name,
+        "INGEST_REJECTS_BUCKET": storage.rejects_bucket.bucket_name,
+        "INGEST_AWS_BUDGET_SECONDS": str(AWS_BUDGET_SECONDS),
+        **config.runtime_settings_environment(),
+    }

@@ -1,0 +1,139 @@
+"""The Lambda REQUEST authorizers in front of every route: one function, one authorizer per family.
+
+The function (``functions/authorizer/handler.py`` → ``ingest.authorizer``) runs the handlers' own
+``Authenticator``. Each family gets its own API Gateway authorizer because answers are cached per
+authorizer and identity source: the identity source is the family's credential header
+(``Authorization`` or ``X-API-Key``), and a cached Deny carries that family's 401 body, which must
+not be replayed on another family's route. The cache TTL (``authorizer_cache_seconds`` in
+cdk.json, default 60 s, 0 turns caching off) is how long the edge keeps forwarding a revoked key's
+requests; the handler still refuses them at once, because it authenticates every request itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import EnvConfig
+from infra.lambda_platform import ARCHITECTURE, RUNTIME
+from infra.nag import acknowledge
+from infra.paths import REPO_ROOT
+from infra.storage import Storage
+from ingest.auth import credential_header
+from ingest.authorizer import DENIED_BODY
+from ingest.catalog import AuthScheme, Endpoint
+
+# A different entry point name from the endpoint handlers' on purpose: this is not a catalog route.
+AUTHORIZER_HANDLER = "handler.authorize"
+AUTHORIZER_CODE_DIR = REPO_ROOT / "functions" / "authorizer"
+# One GetItem and a hash: small and quick. API Gateway waits at most 30 s for an authorizer.
+TIMEOUT = cdk.Duration.seconds(10)
+MEMORY_MB = 256
+# The header names as documented by each family (API Gateway matches them case-insensitively).
+IDENTITY_HEADERS: Mapping[AuthScheme, str] = {
+    AuthScheme.BEARER: "Authorization",
+    AuthScheme.API_TOKEN: "Authorization",
+    AuthScheme.X_API_KEY: "X-API-Key",
+}
+
+_NOT_SHIPPED = ["**/__pycache__", "**/*.pyc"]
+
+
+class KeyAuthorizers(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvConfig,
+        storage: Storage,
+        layers: Sequence[lambda_.ILayerVersion],
+        environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.cache_ttl = cdk.Duration.seconds(config.authorizer_cache_seconds)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays[config.log_retention],
+            removal_policy=config.cdk_removal_policy,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Ingest API {config.name}: API key authorizer",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=AUTHORIZER_HANDLER,
+            code=lambda_.Code.from_asset(str(AUTHORIZER_CODE_DIR), exclude=_NOT_SHIPPED),
+            layers=list(layers),
+            environment=dict(environment),
+            description="API key authorizer: is the presented key real, unexpired and not revoked?",
+            timeout=TIMEOUT,
+            memory_size=MEMORY_MB,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+        )
+        self.log_group.grant_write(self.role)
+        # A key lookup by prefix is all it does: no counters, no events, no rejects.
+        storage.keys_table.grant(self.role, "dynamodb:GetItem")
+        self._by_family: dict[str, apigateway.RequestAuthorizer] = {}
+        self._acknowledge_findings()
+
+    def for_endpoint(self, endpoint: Endpoint) -> apigateway.RequestAuthorizer:
+        """The family's authorizer (created on first use, shared by the family's routes)."""
+        authorizer = self._by_family.get(endpoint.family)
+        if authorizer is None:
+            header = IDENTITY_HEADERS[endpoint.auth]
+            assert header.lower() == credential_header(endpoint.auth)  # the header the handler reads
+            authorizer = apigateway.RequestAuthorizer(
+                self,
+                f"{endpoint.family.capitalize()}Authorizer",
+                authorizer_name=f"ingest-{self.config.name}-{endpoint.family}",
+                handler=self.function,
+                identity_sources=[apigateway.IdentitySource.header(header)],
+                results_cache_ttl=self.cache_ttl,
+            )
+            self._by_family[endpoint.family] = authorizer
+        return authorizer
+
+    def add_gateway_responses(self, rest_api: apigateway.RestApi) -> None:
+        """A Deny from the authorizer answers 401 with the family's body from the authorizer context.
+
+        ACCESS_DENIED only ever comes from these authorizers (scopes are checked, and answered 403, by
+        the handlers), so it is the "bad key" answer. A request with no credential header at all is
+        UNAUTHORIZED, answered by API Gateway before any authorizer runs (its default body)."""
+        rest_api.add_gateway_response(
+            "KeyDenied",
+            type=apigateway.ResponseType.ACCESS_DENIED,
+            status_code="401",
+            templates={"application/json": f"$context.authorizer.{DENIED_BODY}"},
+        )
+
+    def _acknowledge_findings(self) -> None:
+        policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only xray:PutTraceSegments/PutTelemetryRecords (active tracing) use '*': X-Ray does "
+            "not support resource-level permissions for them.",
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Pinned to Python 3.13 on purpose: the dependency layer's compiled wheels "
+            "(pydantic-core, orjson) are built for cp313 and the runtime is tested on 3.13.",
+        )

@@ -1,0 +1,131 @@
+"""Per-environment configuration, read from ``cdk.json`` → ``context.environments.<name>``.
+
+Validated when the app is built, so a typo in ``cdk.json`` fails ``cdk synth`` instead of
+deploying a function whose settings silently fall back to defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import aws_cdk as cdk
+from ingest.catalog import ENDPOINTS, Limits
+from ingest.settings import Settings
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from infra.paths import CDK_JSON
+
+DEFAULT_ENV = "dev"
+
+_FAMILIES = frozenset(endpoint.family for endpoint in ENDPOINTS)
+_ENDPOINT_NAMES = frozenset(endpoint.name for endpoint in ENDPOINTS)
+_LIMIT_FIELDS = frozenset(Limits.__dataclass_fields__)
+
+
+class Throttling(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate_limit: float = Field(gt=0)  # steady-state requests per second for the whole stage
+    burst_limit: PositiveInt
+
+
+class RejectsLifecycle(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Rejects are kept for correction and replay; after this they are rarely read, so Glacier.
+    glacier_after_days: PositiveInt | None = None
+    expire_after_days: PositiveInt
+
+    @model_validator(mode="after")
+    def _expire_after_transition(self) -> RejectsLifecycle:
+        if self.glacier_after_days is not None and self.expire_after_days <= self.glacier_after_days:
+            raise ValueError("expire_after_days must be later than glacier_after_days")
+        return self
+
+
+class EnvConfig(BaseModel):
+    """Everything that differs between dev and prod; the code never branches on the env name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    stage_name: str
+    account: str | None = None  # unset: environment-agnostic stack, synth needs no credentials
+    region: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    # Name of an aws_logs.RetentionDays member, e.g. "TWO_WEEKS".
+    log_retention: str
+    api_logging_level: Literal["ERROR", "INFO"]
+    removal_policy: Literal["destroy", "retain"]
+    throttling: Throttling
+    rejects_lifecycle: RejectsLifecycle
+    # The runtime settings contract (INGEST_*), passed through to every function.
+    default_retention_days: PositiveInt
+    retention_days: dict[str, PositiveInt] = Field(default_factory=dict)
+    limits: dict[str, dict[str, PositiveInt]] = Field(default_factory=dict)
+    stream_shards: dict[str, PositiveInt] = Field(default_factory=dict)
+    # How long API Gateway caches a key authorizer's answer (0: no caching, the authorizer runs on
+    # every request). A revoked key's requests still reach the handlers this long, which refuse
+    # them; 3600 s is API Gateway's maximum.
+    authorizer_cache_seconds: int = Field(default=60, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _names_exist_in_catalog(self) -> EnvConfig:
+        # A misspelt family or endpoint would otherwise be ignored by the runtime at request time.
+        _require_subset("retention_days", self.retention_days, _FAMILIES)
+        _require_subset("stream_shards", self.stream_shards, _FAMILIES)
+        _require_subset("limits", self.limits, _ENDPOINT_NAMES)
+        for endpoint_name, override in self.limits.items():
+            _require_subset(f"limits.{endpoint_name}", override, _LIMIT_FIELDS)
+        return self
+
+    @property
+    def destroy_on_removal(self) -> bool:
+        return self.removal_policy == "destroy"
+
+    @property
+    def cdk_removal_policy(self) -> cdk.RemovalPolicy:
+        return cdk.RemovalPolicy.DESTROY if self.destroy_on_removal else cdk.RemovalPolicy.RETAIN
+
+    def runtime_settings_environment(self) -> dict[str, str]:
+        """The config part of the INGEST_* contract (table and bucket names come from the stack)."""
+        environment = {
+            "INGEST_DEFAULT_RETENTION_DAYS": str(self.default_retention_days),
+            "INGEST_RETENTION_DAYS": _compact_json(self.retention_days),
+            "INGEST_LIMITS": _compact_json(self.limits),
+            "INGEST_STREAM_SHARDS": _compact_json(self.stream_shards),
+        }
+        _check_against_settings_model(environment)
+        return environment
+
+
+def _require_subset(field: str, values: dict[str, Any], known: frozenset[str]) -> None:
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{field}: unknown {unknown}; expected some of {sorted(known)}")
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _check_against_settings_model(environment: dict[str, str]) -> None:
+    """Parse the values the way the Lambda will, so a contract mismatch fails at synth."""
+    fields = {key.removeprefix("INGEST_").lower(): value for key, value in environment.items()}
+    parsed = {name: json.loads(value) for name, value in fields.items()}
+    Settings.model_validate(parsed)
+
+
+def load_cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The ``context`` block of cdk.json, for building the app in-process (tests) like the CLI does."""
+    return json.loads(path.read_text())["context"]
+
+
+def config_for(env_name: str, environments: dict[str, Any] | None) -> EnvConfig:
+    if not environments:
+        raise ValueError('cdk.json has no context "environments"')
+    if env_name not in environments:
+        raise ValueError(f"unknown env {env_name!r}; cdk.json defines {sorted(environments)}")
+    return EnvConfig.model_validate({"name": env_name, **environments[env_name]})

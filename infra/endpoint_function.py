@@ -1,0 +1,125 @@
+"""One Lambda function for one catalog endpoint, with its own role and log group.
+
+Each function gets a dedicated role holding only inline, resource-scoped statements (its own log
+group, the storage grants, X-Ray) instead of ``AWSLambdaBasicExecutionRole``, which may create
+log groups and write to every log group in the account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from ingest.catalog import Endpoint
+
+from infra.config import EnvConfig
+from infra.lambda_platform import ARCHITECTURE, RUNTIME
+from infra.nag import acknowledge
+from infra.paths import REPO_ROOT
+from infra.storage import Storage
+
+HANDLER = "handler.lambda_handler"
+# API Gateway gives up at 29 s; the function must answer (even if only 5xx) before that.
+TIMEOUT = cdk.Duration.seconds(25)
+MEMORY_MB = 512
+
+_NOT_SHIPPED = ["**/__pycache__", "**/*.pyc"]
+
+
+def construct_id_for(endpoint: Endpoint) -> str:
+    """``datahub_events`` → ``DatahubEvents``: stable, readable logical IDs per endpoint."""
+    return "".join(part.capitalize() for part in endpoint.name.split("_"))
+
+
+class EndpointFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint: Endpoint,
+        config: EnvConfig,
+        storage: Storage,
+        layers: Sequence[lambda_.ILayerVersion],
+        environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.endpoint = endpoint
+        handler_dir = REPO_ROOT / endpoint.handler_dir
+        if not (handler_dir / "handler.py").is_file():
+            # Catalog and functions/ must move together; fail synth with the fix, not a bare asset error.
+            raise FileNotFoundError(f"catalog endpoint {endpoint.name!r} has no {endpoint.handler_dir}/handler.py")
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays[config.log_retention],
+            removal_policy=config.cdk_removal_policy,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Ingest API {config.name}: {endpoint.method} {endpoint.path}",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(handler_dir), exclude=_NOT_SHIPPED),
+            layers=list(layers),
+            environment=dict(environment),
+            description=endpoint.summary or f"{endpoint.method} {endpoint.path}",
+            timeout=TIMEOUT,
+            memory_size=MEMORY_MB,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+        )
+        self.log_group.grant_write(self.role)
+        storage.grant_endpoint_access(self.role)
+        self._acknowledge_findings(storage)
+
+    def _acknowledge_findings(self, storage: Storage) -> None:
+        policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only xray:PutTraceSegments/PutTelemetryRecords (active tracing) use '*': X-Ray does "
+            "not support resource-level permissions for them.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{_logical_id(storage.events_table)}.Arn>/index/*]",
+            "Time-range read-back and delete query the events table's by_event_time index; the "
+            "wildcard is limited to that table's own indexes.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{_logical_id(storage.rejects_bucket)}.Arn>/*]",
+            "Rejects are written under per-tenant/request object keys only known at run time; the "
+            "grant is put-only and confined to the rejects bucket.",
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Action::s3:Abort*]",
+            "Part of Bucket.grant_put: lets the SDK abort its own failed multipart upload of a "
+            "large reject; it cannot read, list or delete objects.",
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Pinned to Python 3.13 on purpose: the dependency layer's compiled wheels "
+            "(pydantic-core, orjson) are built for cp313 and the runtime is tested on 3.13.",
+        )
+
+
+def _logical_id(construct: Construct) -> str:
+    """Logical ID of an L2's CloudFormation resource, as cdk-nag names it in findings."""
+    resource = construct.node.default_child
+    return cdk.Stack.of(construct).get_logical_id(resource)

@@ -1,0 +1,132 @@
+"""Build the dependency layer for arm64 / Python 3.13 with pip alone (no Docker).
+
+pip can fetch wheels for another platform (``--platform … --only-binary=:all:``), so the layer is
+built on any machine. The result is cached: a stamp file next to the layer holds a hash of the
+requirements and of the build recipe, and while it matches the install is skipped, which keeps
+``cdk synth`` (and the infra tests) fast after the first run.
+
+Run directly to (re)build: ``python -m infra.layer_build [--force]``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from infra.paths import DEPS_LAYER_DIR, DEPS_REQUIREMENTS
+
+PLATFORM = "manylinux2014_aarch64"
+PYTHON_VERSION = "3.13"
+IMPLEMENTATION = "cp"
+
+# The Lambda runtime ships boto3/botocore/s3transfer as a matched set. aws-xray-sdk drags botocore
+# in, and a layer copy would shadow the runtime's (layers come first on sys.path) and pair the
+# runtime boto3 with a botocore it was not released with — so they are removed after the install.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+
+# Bump when the recipe below changes so existing stamps stop matching.
+RECIPE_VERSION = "1"
+
+
+def pip_install_command(requirements: Path, target: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "pip", "install",
+        "--platform", PLATFORM,
+        "--python-version", PYTHON_VERSION,
+        "--implementation", IMPLEMENTATION,
+        "--only-binary=:all:",
+        # .pyc files compiled here would be for the build interpreter, not Lambda's 3.13.
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--target", str(target),
+        "-r", str(requirements),
+    ]  # fmt: skip
+
+
+def requirements_hash(requirements: Path) -> str:
+    recipe = f"{RECIPE_VERSION}|{PLATFORM}|{PYTHON_VERSION}|{IMPLEMENTATION}|{','.join(RUNTIME_PROVIDED)}\n"
+    return hashlib.sha256(recipe.encode() + requirements.read_bytes()).hexdigest()
+
+
+def stamp_path(layer_dir: Path) -> Path:
+    # Beside the asset, not inside it: the stamp must not change the layer's content hash.
+    return layer_dir.with_name(layer_dir.name + ".stamp")
+
+
+def is_up_to_date(requirements: Path, layer_dir: Path) -> bool:
+    stamp = stamp_path(layer_dir)
+    return (
+        stamp.is_file()
+        and stamp.read_text().strip() == requirements_hash(requirements)
+        and (layer_dir / "python").is_dir()
+    )
+
+
+def build_dependency_layer(
+    requirements: Path = DEPS_REQUIREMENTS,
+    layer_dir: Path = DEPS_LAYER_DIR,
+    *,
+    force: bool = False,
+) -> Path:
+    """Install ``requirements`` into ``layer_dir/python`` unless the stamp says it is current.
+
+    Returns ``layer_dir``, the directory to hand to ``Code.from_asset``.
+    """
+    layer_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive_lock(layer_dir):
+        if not force and is_up_to_date(requirements, layer_dir):
+            return layer_dir
+        _install(requirements, layer_dir)
+        stamp_path(layer_dir).write_text(requirements_hash(requirements) + "\n")
+    return layer_dir
+
+
+def _install(requirements: Path, layer_dir: Path) -> None:
+    # Start clean: leftovers from an older requirements file would otherwise ship in the layer.
+    stamp_path(layer_dir).unlink(missing_ok=True)
+    shutil.rmtree(layer_dir, ignore_errors=True)
+    target = layer_dir / "python"
+    result = _run_pip(pip_install_command(requirements, target))
+    if result.returncode != 0:
+        raise RuntimeError(f"dependency layer build failed:\n{result.stdout}\n{result.stderr}")
+    _prune(target)
+
+
+def _run_pip(command: list[str]) -> subprocess.CompletedProcess[str]:
+    # One seam for tests: they replace this, not the process-wide subprocess.run.
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _prune(target: Path) -> None:
+    for name in RUNTIME_PROVIDED:
+        shutil.rmtree(target / name, ignore_errors=True)
+        for dist_info in target.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(dist_info)
+    # Console scripts are useless in a layer and carry the build machine's interpreter path.
+    shutil.rmtree(target / "bin", ignore_errors=True)
+    for cache in list(target.rglob("__pycache__")):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+@contextmanager
+def _exclusive_lock(layer_dir: Path) -> Iterator[None]:
+    """Serialise concurrent builds (parallel test workers, a synth next to a test run)."""
+    lock_file = layer_dir.with_name(layer_dir.name + ".lock")
+    with lock_file.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+if __name__ == "__main__":
+    built = build_dependency_layer(force="--force" in sys.argv[1:])
+    print(f"dependency layer ready: {built}")

@@ -1,0 +1,14 @@
+"""Repository locations, absolute so synth and tests behave the same from any working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CDK_JSON = REPO_ROOT / "cdk.json"
+
+RUNTIME_LAYER_DIR = REPO_ROOT / "layers" / "runtime"
+RUNTIME_PYTHON_DIR = RUNTIME_LAYER_DIR / "python"
+DEPS_REQUIREMENTS = REPO_ROOT / "layers" / "deps" / "requirements.txt"
+# Built artifact (git-ignored): the asset root holds python/ as Lambda layers expect.
+DEPS_LAYER_DIR = REPO_ROOT / "build" / "layers" / "deps"
