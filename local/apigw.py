@@ -36,13 +36,22 @@ ROUTES = tuple(Route.of(endpoint) for endpoint in ENDPOINTS)
 
 
 def match(method: str, raw_path: str) -> tuple[Endpoint, dict[str, str]] | None:
-    """The catalog endpoint for a request, with its path parameters (decoded), or None."""
+    """The catalog endpoint for a request, with its path parameters (decoded), or None.
+
+    A method the path's endpoint refuses (Endpoint.refused_methods) goes to that endpoint, which
+    answers 405, unless another endpoint really serves that method on the path."""
     path = urlsplit(raw_path).path
+    refusing = None
     for route in ROUTES:
         found = route.pattern.fullmatch(path)
-        if found and route.endpoint.method == method:
-            return route.endpoint, {name: unquote(value) for name, value in found.groupdict().items()}
-    return None
+        if not found:
+            continue
+        params = {name: unquote(value) for name, value in found.groupdict().items()}
+        if route.endpoint.method == method:
+            return route.endpoint, params
+        if refusing is None and method in route.endpoint.refused_methods:
+            refusing = route.endpoint, params
+    return refusing
 
 
 def to_event(endpoint: Endpoint, path_params: dict, method: str, raw_path: str, headers: list[tuple[str, str]],

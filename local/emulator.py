@@ -7,7 +7,7 @@ import os
 import boto3
 from botocore.exceptions import ClientError
 
-from ingest.auth import generate_key, key_record
+from ingest.auth import DEFAULT_RATE_LIMIT, generate_key, key_record
 from ingest.schema import EVENTS, KEYS, TableSpec, create_table_kwargs
 from ingest.settings import Settings
 from ingest.store import Store
@@ -57,8 +57,11 @@ def bootstrap(settings: Settings) -> None:
             raise
 
 
-def register_key(settings: Settings, key: str | None, tenant: str, name: str = "") -> str:
-    """Store a key (only its hash) for a tenant; creates one when key is None. Returns the key."""
+def register_key(
+    settings: Settings, key: str | None, tenant: str, name: str = "", rate_limit: int = DEFAULT_RATE_LIMIT
+) -> str:
+    """Store a key (only its hash) for a tenant, allowed every family; creates one when key is None.
+    Returns the key."""
     key = key or generate_key()
-    Store(settings).put_key(key_record(key, tenant, name))
+    Store(settings).put_key(key_record(key, tenant, name, rate_limit=rate_limit))
     return key

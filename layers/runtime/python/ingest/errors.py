@@ -42,6 +42,16 @@ class PayloadTooLarge(IngestError):
     status = 413
 
 
+class MethodNotAllowed(IngestError):
+    """A method the route refuses (Endpoint.refused_methods). Rendered as 405; `allowed` is for Allow."""
+
+    status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
 class Unauthorized(IngestError):
     """Missing, malformed, unknown, revoked or expired key. Never says which, never echoes it."""
 
@@ -49,7 +59,21 @@ class Unauthorized(IngestError):
 
 
 class Forbidden(IngestError):
+    """A valid key used outside its scopes (family, or dataset). Rendered as 403."""
+
     status = 403
+
+
+class TooManyRequests(IngestError):
+    """The key used up its requests for the current window. Rendered as 429; the pipeline adds
+    Retry-After and the RateLimit-* headers to whatever the family renders."""
+
+    status = 429
+    retryable = True
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class Unavailable(IngestError):

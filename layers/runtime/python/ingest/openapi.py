@@ -33,7 +33,10 @@ SECURITY_SCHEMES: dict[AuthScheme, dict] = {
 def _schema(annotation: Any, components: dict) -> dict:
     """JSON schema of a model or type, its nested definitions hoisted into components."""
     schema = TypeAdapter(annotation).json_schema(ref_template="#/components/schemas/{model}", mode="validation")
-    components.update(schema.pop("$defs", {}))
+    for name, definition in schema.pop("$defs", {}).items():
+        # Two families' models with one name would silently document the wrong shape.
+        if components.setdefault(name, definition) != definition:
+            raise ValueError(f"two different models are named {name!r}; rename one")
     return schema
 
 
@@ -64,7 +67,35 @@ def _operation(endpoint: Endpoint, components: dict) -> dict:
         if model is not None:
             response["content"] = {media_type: {"schema": _schema(model, components)}}
         operation["responses"][str(status)] = response
+    _document_rate_limits(operation["responses"])
     return operation
+
+
+# What the pipeline adds to every answer of an authenticated request (ingest.ratelimit).
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Requests per minute this API key may send.",
+    "RateLimit-Remaining": "Requests left in the current one-minute window.",
+    "RateLimit-Reset": "Seconds until the current window ends.",
+    "RateLimit-Policy": "The limit and window, e.g. `1000;w=60`.",
+}
+
+
+def _document_rate_limits(responses: dict) -> None:
+    """Every family answers 429 (over the key's rate limit) through its own error rendering, the
+    same as its 403; and every answer after authentication carries the RateLimit-* headers."""
+    headers = {name: {"description": text, "schema": {"type": "integer" if name != "RateLimit-Policy" else "string"}}
+               for name, text in RATE_LIMIT_HEADERS.items()}
+    if "429" not in responses:
+        too_many = {"description": "Over this API key's rate limit; retry after `Retry-After` seconds."}
+        if "content" in responses.get("403", {}):
+            too_many["content"] = responses["403"]["content"]  # the same error shape as the dialect's 403
+        responses["429"] = too_many
+    responses["429"].setdefault("headers", {})["Retry-After"] = {
+        "description": "Seconds until the key's window ends.", "schema": {"type": "integer"}
+    }
+    for status, response in responses.items():
+        if status not in ("401", "405", "413"):  # answered before a key is counted
+            response.setdefault("headers", {}).update(headers)
 
 
 def build_document(endpoints: tuple[Endpoint, ...] = ENDPOINTS, server_url: str | None = None) -> dict:

@@ -1,8 +1,9 @@
 """One code path for every endpoint.
 
-decode → authenticate → validate each event → server-derived fields → raw rejects → dedup-write →
-one outcome per event → the family's dialect. A request that cannot guarantee an outcome for every
-event answers a retryable 5xx and acknowledges nothing.
+decode → authenticate → rate limit → scope → validate each event → server-derived fields →
+raw rejects → dedup-write → one outcome per event → the family's dialect. A request that cannot
+guarantee an outcome for every event answers a retryable 5xx and acknowledges nothing. Headers the
+pipeline adds (RateLimit-*, Retry-After) go on every answer, whatever the family renders.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ import base64
 import importlib
 import time
 import zlib
+from collections.abc import Callable
 from datetime import datetime
 
 import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ingest.auth import Authenticator, Principal
+from ingest.auth import Authenticator, Principal, check_scope
 from ingest.catalog import DedupPolicy, Endpoint
-from ingest.errors import BadRequest, IngestError, Unavailable, Violation
+from ingest.errors import BadRequest, IngestError, MethodNotAllowed, Unavailable, Violation
 from ingest.families.base import EventOutcome, Family, Outcome, Record, Response, Status
 from ingest.observability import logger, metrics
-from ingest.request import Request, check_wire_size, decode_body, parse_json
+from ingest.ratelimit import RateLimiter
+from ingest.request import Request, check_wire_size, decode_body
 from ingest.settings import Settings, get_settings
 from ingest.store import Deadline, ItemKey, Store
 
@@ -36,13 +39,16 @@ def iso_utc(moment: datetime) -> str:
 
 
 class Pipeline:
-    def __init__(self, endpoint: Endpoint, settings: Settings | None = None, store: Store | None = None) -> None:
+    def __init__(self, endpoint: Endpoint, settings: Settings | None = None, store: Store | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.endpoint = endpoint
+        self.clock = clock  # when a request was received; tests inject one (default: the system clock)
         self.settings = settings or get_settings()
         self.store = store or Store(self.settings)
-        self.family: Family = importlib.import_module(endpoint.family_module).FAMILY
+        self.family: Family = importlib.import_module(endpoint.family_module).FAMILY.bind(endpoint, self.settings)
         self.limits = self.settings.limits_for(endpoint)
         self.authenticator = Authenticator(self.store)
+        self.rate_limiter = RateLimiter(self.store)
         self.retention_seconds = self.settings.retention_seconds(endpoint.family)
         self.shards = self.settings.shards(endpoint.family)
 
@@ -51,13 +57,28 @@ class Pipeline:
     def handle(self, event: dict, context=None) -> dict:
         started = time.perf_counter()
         request = principal = outcome = None
+        answer_headers: dict[str, str] = {}  # added to every answer, whatever the family renders
         try:
-            request = Request.from_apigw(event, getattr(context, "aws_request_id", None))
+            now = self.clock() if self.clock else None
+            request = Request.from_apigw(event, getattr(context, "aws_request_id", None), now=now)
+            if request.method in self.endpoint.refused_methods:  # before auth, like a gateway would
+                raise MethodNotAllowed(
+                    f"{request.method} is not allowed on {self.endpoint.path}; use {self.endpoint.method}.",
+                    (self.endpoint.method,),
+                )
             deadline = self._deadline(context)
             check_wire_size(request, self.limits)
-            principal = self.authenticator.authenticate(request, self.endpoint.auth)
-            outcome = self.ingest(request, principal, deadline)
-            response = self.family.render(outcome)
+            principal = self.authenticator.authenticate(request, self.endpoint.auth, now=request.received_at)
+            # Counted before the scope check: every authenticated request spends the key's budget.
+            quota = self.rate_limiter.consume(principal, request.received_at, deadline)
+            answer_headers.update(quota.headers())
+            quota.enforce()
+            check_scope(principal, self.endpoint.family, request.path_parameters)
+            if self.endpoint.kind == "ingest":
+                outcome = self.ingest(request, principal, deadline)
+                response = self.family.render(outcome)
+            else:  # a route without events (e.g. a ping): the family answers
+                response = self.family.answer(request, principal)
         except IngestError as error:
             response = self.family.render_error(error)
         except Exception:  # a bug or an outage must still answer, retryable, in the dialect
@@ -65,7 +86,7 @@ class Pipeline:
             response = self.family.render_error(Unavailable("Internal error; retry the request."))
         request_id = request.request_id if request else (getattr(context, "aws_request_id", None) or "")
         self._observe(response, principal, outcome, request_id, started)
-        return self._to_apigw(response, request_id)
+        return self._to_apigw(response, request_id, answer_headers)
 
     # --- the pipeline proper --------------------------------------------------------------------
 
@@ -73,13 +94,13 @@ class Pipeline:
         body = request.wire_body
         try:
             body = decode_body(request, self.limits)
-            raw_events = self.family.extract(parse_json(body), request, self.limits)
+            raw_events = self.family.extract(self.family.parse(body, request), request, self.limits)
         except BadRequest as error:
             # The request as a whole is unusable: keep it raw so nothing is lost, then answer 400.
             violations = error.violations or (Violation(None, "", error.message),)
             self._keep_body_reject(request, principal, body, violations, deadline)
             raise
-        models, errors = self.family.validate(raw_events)
+        models, errors = self.family.validate_request(raw_events, request)
         outcome = Outcome(request, principal, [])
         if errors:
             outcome.reject_key = self._keep_rejects(request, principal, body, raw_events, errors, deadline)
@@ -94,7 +115,7 @@ class Pipeline:
             else:
                 record = self.family.record(model, request, principal)
                 outcome.events.append(EventOutcome(index, Status.STORED, record=record))
-        self._write(outcome, deadline)
+        self.family.store_outcome(outcome, self.store, deadline, lambda: self._write(outcome, deadline))
         return outcome
 
     def _write(self, outcome: Outcome, deadline: Deadline) -> None:
@@ -106,6 +127,7 @@ class Pipeline:
             if event.record is None:
                 continue
             key = ItemKey(self._partition(prefix, event.record), event.record.dedup_key)
+            event.key = key
             keyed.append((key, event))
             previous = last_by_key.get(key)
             keep_last = self.endpoint.dedup is DedupPolicy.OVERWRITE
@@ -210,7 +232,8 @@ class Pipeline:
     def _observe(self, response: Response, principal: Principal | None, outcome: Outcome | None,
                  request_id: str, started: float) -> None:
         counts = {status.value: outcome.count(status) if outcome else 0 for status in Status}
-        metrics.add_dimension(name="endpoint", value=self.endpoint.name)
+        if metrics.dimension_set.get("endpoint") != self.endpoint.name:  # once per flush (per invocation)
+            metrics.add_dimension(name="endpoint", value=self.endpoint.name)
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         for status, count in counts.items():
             metrics.add_metric(name=f"Events{status.capitalize()}", unit=MetricUnit.Count, value=count)
@@ -220,6 +243,7 @@ class Pipeline:
             "request",
             endpoint=self.endpoint.name,
             tenant=principal.tenant if principal else None,
+            key_prefix=principal.key_prefix if principal else None,  # the readable part only, never the key
             request_id=request_id,
             status=response.status,
             events=counts,
@@ -229,6 +253,8 @@ class Pipeline:
         )
 
     @staticmethod
-    def _to_apigw(response: Response, request_id: str) -> dict:
-        headers = {"Content-Type": response.content_type, "X-Request-Id": request_id, **response.headers}
+    def _to_apigw(response: Response, request_id: str, answer_headers: dict[str, str] | None = None) -> dict:
+        # The family's own headers come last: a dialect may set any of them itself.
+        headers = {"Content-Type": response.content_type, "X-Request-Id": request_id, **(answer_headers or {}),
+                   **response.headers}
         return {"statusCode": response.status, "headers": headers, "body": response.body.decode("utf-8"), "isBase64Encoded": False}

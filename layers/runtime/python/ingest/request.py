@@ -75,9 +75,9 @@ def _wire_body(event: dict) -> bytes:
 
 def check_wire_size(request: Request, limits: Limits) -> None:
     """Cheap cap on the bytes received, checked before any work is spent on them."""
-    if len(request.wire_body) > limits.max_body_bytes:
+    if len(request.wire_body) > limits.wire_cap:
         raise PayloadTooLarge(
-            f"Request body is {len(request.wire_body)} bytes; the limit is {limits.max_body_bytes} bytes."
+            f"Request body is {len(request.wire_body)} bytes; the limit is {limits.wire_cap} bytes."
         )
 
 

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
         return Limits(
             max_events=override.get("max_events", endpoint.limits.max_events),
             max_body_bytes=override.get("max_body_bytes", endpoint.limits.max_body_bytes),
+            max_wire_bytes=override.get("max_wire_bytes", endpoint.limits.max_wire_bytes),
         )
 
 

@@ -24,6 +24,60 @@ WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB ref
 READ_CHUNK = 100  # BatchGetItem's hard limit
 
 
+class KeyExists(Exception):
+    """A key record with this prefix is already stored."""
+
+
+class NoSuchKey(LookupError):
+    """No key record has this prefix."""
+
+
+class ConditionFailed(Exception):
+    """The key exists but the change's condition did not hold; carries the stored record."""
+
+    def __init__(self, record: dict) -> None:
+        super().__init__(record["prefix"])
+        self.record = record
+
+
+# How key-record attributes are typed in DynamoDB (everything else is a string).
+_KEY_NUMBERS = frozenset({"rate_limit"})
+_KEY_LISTS = frozenset({"scopes"})
+
+
+def _attribute(value) -> dict:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, list | tuple):
+        return {"L": [{"S": str(entry)} for entry in value]}
+    return {"S": str(value)}
+
+
+def key_item_of(record: dict) -> dict:
+    """A key record in DynamoDB's wire format; empty values are left out."""
+    item = {"pk": {"S": record["prefix"]}}
+    for name, value in record.items():
+        if name != "prefix" and value not in (None, "", [], ()):
+            item[name] = _attribute(value)
+    return item
+
+
+def key_record_of(item: dict) -> dict:
+    record = {}
+    for name, wire in item.items():
+        (kind, value), = wire.items()
+        if kind == "L":
+            value = [next(iter(entry.values())) for entry in value]
+        elif kind == "N" or name in _KEY_NUMBERS:
+            value = int(value)
+        elif name in _KEY_LISTS and not isinstance(value, list):
+            value = [value]
+        record["prefix" if name == "pk" else name] = value
+    return record
+
+
 class Deadline:
     """A time budget for one request's AWS work, so no request outlives API Gateway's 29 s."""
 
@@ -72,6 +126,9 @@ class Store:
 
     # --- API keys -------------------------------------------------------------------------------
 
+    # A key record is the item pk=<prefix>; a rate counter is pk=rate#<prefix>#<window>, which no
+    # prefix (8 letters or digits) can collide with.
+
     def get_key(self, prefix: str) -> dict | None:
         try:
             response = self.dynamodb.get_item(
@@ -80,12 +137,74 @@ class Store:
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable("The key store did not answer; retry the request.") from exc
         item = response.get("Item")
-        return {name: next(iter(value.values())) for name, value in item.items()} if item else None
+        return key_record_of(item) if item else None
 
-    def put_key(self, record: dict) -> None:
-        item = {"pk": {"S": record["prefix"]}}
-        item.update({name: {"S": str(value)} for name, value in record.items() if name != "prefix" and value})
-        self.dynamodb.put_item(TableName=self.settings.keys_table, Item=item)
+    def put_key(self, record: dict, *, only_new: bool = False) -> None:
+        """Store a key record; with only_new, refuse (KeyExists) to replace one with the same prefix."""
+        condition = {"ConditionExpression": "attribute_not_exists(pk)"} if only_new else {}
+        try:
+            self.dynamodb.put_item(TableName=self.settings.keys_table, Item=key_item_of(record), **condition)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise KeyExists(record["prefix"]) from exc
+            raise
+
+    def update_key(self, prefix: str, changes: dict, *, only_if_absent: str | None = None) -> dict:
+        """Set attributes of an existing key record (never of a rate counter); returns the new record.
+
+        Raises NoSuchKey when no key has this prefix, and ConditionFailed (carrying the stored
+        record) when `only_if_absent` is already set: revoking twice keeps the first revocation."""
+        names = {f"#a{i}": name for i, name in enumerate(changes)}
+        values = {f":v{i}": _attribute(value) for i, value in enumerate(changes.values())}
+        condition = "attribute_exists(key_hash)"
+        if only_if_absent:
+            names["#absent"] = only_if_absent
+            condition += " AND attribute_not_exists(#absent)"
+        try:
+            response = self.dynamodb.update_item(
+                TableName=self.settings.keys_table,
+                Key={"pk": {"S": prefix}},
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes))),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+            if old and "key_hash" in old:
+                raise ConditionFailed(key_record_of(old)) from exc
+            raise NoSuchKey(prefix) from exc
+        return key_record_of(response["Attributes"])
+
+    def list_keys(self) -> list[dict]:
+        """Every key record (an operator's command, not a request path: a Scan is fine here)."""
+        records = []
+        paginator = self.dynamodb.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self.settings.keys_table, FilterExpression="attribute_exists(key_hash)", ConsistentRead=True
+        ):
+            records.extend(key_record_of(item) for item in page["Items"])
+        return records
+
+    def count_request(self, prefix: str, window: int, purge_at: int, deadline: Deadline) -> int:
+        """Count one request in a key's window and return the window's count so far.
+
+        One atomic UpdateItem (ADD) per request, so the count is exact however many Lambdas share
+        the key; the counter purges itself through the table's TTL."""
+        response = self._call(
+            self.dynamodb.update_item,
+            deadline,
+            TableName=self.settings.keys_table,
+            Key={"pk": {"S": f"rate#{prefix}#{window}"}},
+            UpdateExpression="ADD hits :one SET purge_at = :purge_at",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":purge_at": {"N": str(purge_at)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["hits"]["N"])
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -129,6 +248,71 @@ class Store:
         response = self.dynamodb.get_item(TableName=self.settings.events_table, Key=key.wire(), ConsistentRead=True)
         return response.get("Item")
 
+    def event_times(self, keys: Sequence[ItemKey], deadline: Deadline) -> dict[ItemKey, int]:
+        """`event_time` of stored items (e.g. to answer a duplicate with what was stored first)."""
+        times: dict[ItemKey, int] = {}
+        table = self.settings.events_table
+        for start in range(0, len(keys), READ_CHUNK):
+            pending = {
+                table: {
+                    "Keys": [key.wire() for key in keys[start : start + READ_CHUNK]],
+                    "ProjectionExpression": "pk, sk, event_time",
+                    "ConsistentRead": True,
+                }
+            }
+            attempt = 0
+            while pending:
+                response = self._call(self.dynamodb.batch_get_item, deadline, RequestItems=pending)
+                for item in response.get("Responses", {}).get(table, []):
+                    times[ItemKey(item["pk"]["S"], item["sk"]["S"])] = int(item["event_time"]["N"])
+                pending = response.get("UnprocessedKeys") or {}
+                attempt = self._backoff(pending, attempt, deadline)
+        return times
+
+    def open_or_refresh(self, key: ItemKey, *, id_attribute: str, new_id: str, now_ms: int, open_until_ms: int,
+                        expires_at: int, attributes: dict[str, str], deadline: Deadline) -> str:
+        """A keyed window that stays open until `open_until`: if the item is open at `now_ms`, extend
+        it (one conditional UpdateItem) and return its id; otherwise start a new one under `new_id`
+        (a conditional PutItem). Two racing openers leave one window: the loser refreshes it."""
+        table = self.settings.events_table
+        now, until, expires = {"N": str(now_ms)}, {"N": str(open_until_ms)}, {"N": str(expires_at)}
+        for _ in range(3):
+            refreshed = self._conditional(
+                self.dynamodb.update_item,
+                deadline,
+                TableName=table,
+                Key=key.wire(),
+                UpdateExpression="SET open_until = :until, refreshed_at = :now, expires_at = :expires "
+                "ADD refreshes :one",
+                ConditionExpression="open_until > :now",
+                ExpressionAttributeValues={":until": until, ":now": now, ":expires": expires, ":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
+            )
+            if refreshed is not None:
+                return refreshed["Attributes"][id_attribute]["S"]
+            item = {
+                **key.wire(),
+                **{name: {"S": value} for name, value in attributes.items()},
+                id_attribute: {"S": new_id},
+                "opened_at": now,
+                "event_time": now,
+                "open_until": until,
+                "refreshed_at": now,
+                "refreshes": {"N": "0"},
+                "expires_at": expires,
+            }
+            opened = self._conditional(
+                self.dynamodb.put_item,
+                deadline,
+                TableName=table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR open_until <= :now",
+                ExpressionAttributeValues={":now": now},
+            )
+            if opened is not None:
+                return new_id
+        raise Unavailable("The problem could not be opened or refreshed; retry the request.")
+
     # --- rejects --------------------------------------------------------------------------------
 
     def put_objects(self, objects: Iterable[tuple[str, bytes, str]], deadline: Deadline) -> None:
@@ -152,6 +336,20 @@ class Store:
         try:
             return operation(**kwargs)
         except (ClientError, BotoCoreError) as exc:
+            raise Unavailable("Storage did not accept the request; retry it.") from exc
+
+    @staticmethod
+    def _conditional(operation, deadline: Deadline, **kwargs) -> dict | None:
+        """Like _call, but a failed ConditionExpression is an answer (None), not an outage."""
+        if deadline.expired():
+            raise Unavailable("The storage budget for this request ran out; retry the request.")
+        try:
+            return operation(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise Unavailable("Storage did not accept the request; retry it.") from exc
+        except BotoCoreError as exc:
             raise Unavailable("Storage did not accept the request; retry it.") from exc
 
     @staticmethod

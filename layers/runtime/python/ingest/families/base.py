@@ -6,9 +6,10 @@ The pipeline is one code path for every family; a family only fills in these hoo
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -16,7 +17,10 @@ from pydantic import TypeAdapter, ValidationError
 from ingest.auth import Principal
 from ingest.catalog import Limits
 from ingest.errors import BadRequest, IngestError, Violation
-from ingest.request import Request
+from ingest.request import Request, parse_json
+
+if TYPE_CHECKING:
+    from ingest.store import Deadline, ItemKey, Store
 
 
 class Status(StrEnum):
@@ -42,6 +46,7 @@ class EventOutcome:
     status: Status
     errors: tuple[Violation, ...] = ()
     record: Record | None = None
+    key: ItemKey | None = None  # the item's key, set by the pipeline's dedup write
 
 
 @dataclass(slots=True)
@@ -92,6 +97,11 @@ class Family:
     adapter: ClassVar[TypeAdapter]  # one event; built once at import
     list_adapter: ClassVar[TypeAdapter]  # the whole list in one call: the fast path
 
+    def parse(self, body: bytes, request: Request) -> object:
+        """The decoded body as a JSON document. Default: strict orjson (ingest.request.parse_json).
+        A family whose JSON needs more (e.g. integers beyond 64 bits kept exact) overrides it."""
+        return parse_json(body)
+
     def extract(self, document: object, request: Request, limits: Limits) -> list:
         if not isinstance(document, list):
             raise BadRequest("The request body must be a JSON array of events.")
@@ -123,6 +133,16 @@ class Family:
                     models[index] = self.adapter.validate_python(raw)
         return models, errors
 
+    def validate_request(self, raw_events: list, request: Request) -> tuple[list, dict[int, list[Violation]]]:
+        """What the pipeline calls: for families whose rules depend on the request (e.g. the time it
+        was received). Default: `validate`."""
+        return self.validate(raw_events)
+
+    def store_outcome(self, outcome: Outcome, store: Store, deadline: Deadline, write: Callable[[], None]) -> None:
+        """How the outcome reaches storage; `write` is the pipeline's dedup write. A family with its
+        own storage step (e.g. a conditional update) wraps it. Default: just the write."""
+        write()
+
     def path(self, index: int, loc: tuple) -> str:
         return format_path(self.path_prefix, (index, *loc))
 
@@ -137,6 +157,16 @@ class Family:
         raise NotImplementedError
 
     def render_error(self, error: IngestError) -> Response:
+        raise NotImplementedError
+
+    def bind(self, endpoint, settings) -> Family:
+        """The family as one endpoint uses it, when one module serves several routes (e.g. the single
+        and the batch route of a service). Called once per Pipeline. Default: the family itself."""
+        return self
+
+    def answer(self, request: Request, principal: Principal) -> Response:
+        """The answer of a route that carries no events (its Endpoint.kind is not "ingest"), after
+        authentication: e.g. a ping."""
         raise NotImplementedError
 
     # --- the OpenAPI document (ingest.openapi) ----------------------------------------------------
