@@ -51,6 +51,10 @@ class StubDynamoDB:
         self._count("GetItem")
         return {"Item": self.key_item}
 
+    def update_item(self, **kwargs):
+        self._count("UpdateItem")
+        return {"Attributes": {"hits": {"N": "1"}}}  # the per-key rate counter: a fresh window every time
+
     def batch_get_item(self, RequestItems):
         self._count("BatchGetItem")
         return {"Responses": {table: [] for table in RequestItems}, "UnprocessedKeys": {}}

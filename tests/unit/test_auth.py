@@ -1,12 +1,28 @@
 """API keys: documented shape, hash-only storage, constant-time comparison, one answer for all failures."""
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.auth import Authenticator, generate_key, hash_key, key_record, presented_key, split_key
-from ingest.catalog import AuthScheme
-from ingest.errors import Unauthorized
+from ingest.auth import (
+    DEFAULT_RATE_LIMIT,
+    FAMILIES,
+    Authenticator,
+    Principal,
+    Scope,
+    check_scope,
+    generate_key,
+    hash_key,
+    is_active,
+    key_record,
+    parse_scopes,
+    presented_key,
+    principal_of,
+    split_key,
+)
+from ingest.catalog import ENDPOINTS, AuthScheme
+from ingest.errors import Forbidden, Unauthorized
 from ingest.request import Request
 
 EXAMPLE = "EXMPLKEY.SGVsbG8gd29ybGQgZnJvbSBEYXNoZGl2ZSEgKGJhc2U2NCk="  # seed 000's example
@@ -128,3 +144,166 @@ def test_hash_is_sha256_hex():
 def test_tenant_names_are_restricted_because_they_become_key_parts():
     with pytest.raises(ValueError):
         key_record(generate_key(), "../etc")
+
+
+# --- scopes, stored records, bad input, equal work -------------------------------------------------
+
+def test_every_catalog_family_can_be_named_in_a_scope():
+    assert {endpoint.family for endpoint in ENDPOINTS} <= set(FAMILIES)
+
+
+@pytest.mark.parametrize(
+    ("text", "family", "resource"),
+    [("datahub", "datahub", None), ("*", "*", None), ("logs:app", "logs", "app"), ("logs:app-*", "logs", "app-*"),
+     ("logs:*", "logs", None), (" ops ", "ops", None)],
+)
+def test_scopes_parse(text, family, resource):
+    assert Scope.parse(text) == Scope(family, resource)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "billing", "datahub:Datadog", "logs:", "logs:a b", "logs:*x", "usage:s3", "logs:a*b"]
+)
+def test_bad_scopes_are_refused_with_a_reason(text):
+    with pytest.raises(ValueError, match="scope|family"):
+        Scope.parse(text)
+
+
+def test_a_key_needs_a_scope_and_duplicates_collapse():
+    with pytest.raises(ValueError):
+        parse_scopes([])
+    assert parse_scopes(["datahub", "datahub", "logs:a"]) == (Scope("datahub"), Scope("logs", "a"))
+
+
+@pytest.mark.parametrize(
+    ("scopes", "family", "dataset", "allowed"),
+    [
+        (["*"], "ops", None, True),
+        (["*"], "logs", "anything", True),
+        (["datahub"], "datahub", None, True),
+        (["datahub"], "usage", None, False),
+        (["logs"], "logs", "any", True),
+        (["logs:app"], "logs", "app", True),
+        (["logs:app"], "logs", "app2", False),
+        (["logs:app-*"], "logs", "app-web", True),
+        (["logs:app-*"], "logs", "app", False),
+        (["logs:app-*"], "logs", "other", False),
+        (["logs:app-*", "datahub"], "datahub", None, True),
+        (["logs:app-*"], "datahub", None, False),
+    ],
+)
+def test_scope_check(scopes, family, dataset, allowed):
+    principal = Principal("acme", "ABCDEFGH", scopes=parse_scopes(scopes))
+    parameters = {"dataset": dataset} if dataset else {}
+    if allowed:
+        check_scope(principal, family, parameters)
+    else:
+        with pytest.raises(Forbidden) as caught:
+            check_scope(principal, family, parameters)
+        assert caught.value.status == 403
+        # Names what was refused: the dataset when the family itself is in scope, else the family.
+        refused = repr(dataset) if dataset and any(s.startswith(family) for s in scopes) else family
+        assert refused in caught.value.message
+
+
+def test_a_logs_key_limited_to_datasets_is_forbidden_on_a_logs_route_without_one():
+    principal = Principal("acme", "ABCDEFGH", scopes=parse_scopes(["logs:app"]))
+    with pytest.raises(Forbidden):
+        check_scope(principal, "logs", {})
+
+
+def test_record_carries_tenant_name_scopes_times_and_limit_but_never_the_key():
+    key = generate_key()
+    now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    record = key_record(key, "acme", "ci", now, scopes=["datahub", "logs:app-*"], rate_limit=50,
+                        expires_at=now + timedelta(days=1))
+    assert record == {
+        "prefix": key[:8],
+        "key_hash": hash_key(key),
+        "tenant": "acme",
+        "name": "ci",
+        "scopes": ["datahub", "logs:app-*"],
+        "rate_limit": 50,
+        "created_at": "2025-01-02T03:04:05+00:00",
+        "expires_at": "2025-01-03T03:04:05+00:00",
+    }
+    assert key not in repr(record) and key[9:] not in repr(record)
+    principal = principal_of(record)
+    assert principal == Principal("acme", key[:8], (Scope("datahub"), Scope("logs", "app-*")), 50)
+
+
+def test_records_from_before_scopes_and_limits_keep_working_unrestricted():
+    principal = principal_of({"prefix": "OLDKEY01", "tenant": "acme", "key_hash": "x"})
+    assert principal.scopes == (Scope("*"),) and principal.rate_limit == DEFAULT_RATE_LIMIT
+
+
+@pytest.mark.parametrize("rate_limit", [0, -1, 1_000_001])
+def test_rate_limit_must_be_sane(rate_limit):
+    with pytest.raises(ValueError):
+        key_record(generate_key(), "acme", rate_limit=rate_limit)
+
+
+def test_expiry_is_exclusive_at_the_instant():
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    record = {"expires_at": now.isoformat()}
+    assert is_active(record, now - timedelta(seconds=1)) and not is_active(record, now)
+
+
+VALID = generate_key()
+
+
+@pytest.mark.parametrize(
+    ("name", "scheme", "headers"),
+    [
+        ("wrong shape", AuthScheme.BEARER, {"Authorization": ["Bearer SHORT.abc"]}),
+        ("non-base64 payload", AuthScheme.BEARER, {"Authorization": [f"Bearer {VALID[:9]}{'!' * 48}"]}),
+        ("empty header", AuthScheme.BEARER, {"Authorization": [""]}),
+        ("empty x-api-key", AuthScheme.X_API_KEY, {"X-API-Key": [""]}),
+        ("scheme only", AuthScheme.API_TOKEN, {"Authorization": ["Api-Token"]}),
+        ("two headers", AuthScheme.BEARER, {"Authorization": [f"Bearer {VALID}", f"Bearer {VALID}"]}),
+        ("two headers, two spellings", AuthScheme.X_API_KEY, {"X-API-Key": [VALID], "x-api-key": [VALID]}),
+        ("trailing spaces", AuthScheme.BEARER, {"Authorization": [f"Bearer {VALID}  "]}),
+        ("trailing spaces x-api-key", AuthScheme.X_API_KEY, {"x-api-key": [f"{VALID} "]}),
+        ("two spaces after the scheme", AuthScheme.API_TOKEN, {"Authorization": [f"Api-Token  {VALID}"]}),
+        ("another family's header", AuthScheme.BEARER, {"X-API-Key": [VALID]}),
+        ("another family's scheme", AuthScheme.API_TOKEN, {"Authorization": [f"Bearer {VALID}"]}),
+        ("x-api-key given an Authorization", AuthScheme.X_API_KEY, {"Authorization": [f"Bearer {VALID}"]}),
+    ],
+)
+def test_bad_input_is_a_clean_401_that_never_echoes_the_key(name, scheme, headers):
+    keys = FakeKeys({split_key(VALID): key_record(VALID, "acme")})
+    with pytest.raises(Unauthorized) as caught:
+        Authenticator(keys).authenticate(req(headers), scheme)
+    assert caught.value.status == 401
+    assert VALID not in caught.value.message and VALID[9:] not in caught.value.message
+
+
+def test_unknown_prefix_and_wrong_secret_do_the_same_work(monkeypatch):
+    """Not a timing measurement: the same calls, with arguments of the same size, in the same order."""
+    import ingest.auth as auth_module
+
+    key = generate_key()
+    keys = FakeKeys({split_key(key): key_record(key, "acme")})
+    calls: list[tuple] = []
+    real_hash, real_compare = auth_module.hash_key, auth_module.hmac.compare_digest
+
+    def recording_hash(value):
+        calls.append(("hash", len(value)))
+        return real_hash(value)
+
+    def recording_compare(a, b):
+        calls.append(("compare", len(a), len(b)))
+        return real_compare(a, b)
+
+    monkeypatch.setattr(auth_module, "hash_key", recording_hash)
+    monkeypatch.setattr(auth_module.hmac, "compare_digest", recording_compare)
+    wrong_secret = key[:9] + ("A" if key[9] != "A" else "B") + key[10:]
+    unknown_prefix = "ZZZZZZZZ" + key[8:]
+    traces = []
+    for candidate in (wrong_secret, unknown_prefix):
+        calls.clear()
+        keys.lookups.clear()
+        with pytest.raises(Unauthorized) as caught:
+            Authenticator(keys).authenticate(req({"authorization": [f"Bearer {candidate}"]}), AuthScheme.BEARER)
+        traces.append((list(calls), len(keys.lookups), caught.value.message))
+    assert traces[0] == traces[1] == ([("hash", 57), ("compare", 64, 64)], 1, "Invalid API key.")

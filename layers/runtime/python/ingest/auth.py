@@ -1,7 +1,13 @@
-"""API keys: `<8-char prefix>.<48-char base64 payload>`, stored only as a SHA-256 hash.
+"""API keys, the tenant they belong to, and the scopes they are limited to.
 
-A key is looked up by its prefix and its hash compared in constant time. An unknown prefix is
-compared against a dummy hash, so the answer takes the same work whether or not the prefix exists.
+A key is `<8-char prefix>.<48-char base64 payload>` (36 bytes from the CSPRNG), shown once and
+stored only as a SHA-256 hash. It is looked up by its prefix and its hash compared in constant time.
+An unknown prefix is compared against a dummy hash, so the answer takes the same work whether or not
+the prefix exists. Every failure answers the same 401 message, and no message ever echoes the key.
+
+Scopes limit a key to families (`datahub`, `usage`, `logs`, `ops`, or `*` for all) and, for families
+whose routes name a resource in the path (log events: `/v1/{dataset}`), to resource names or
+prefixes: `logs:app` (exactly the dataset `app`), `logs:app-*` (every dataset starting `app-`).
 """
 
 from __future__ import annotations
@@ -13,14 +19,16 @@ import hmac
 import re
 import secrets
 import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ingest.catalog import AuthScheme
-from ingest.errors import Unauthorized
+from ingest.errors import Forbidden, Unauthorized
 from ingest.request import Request
 
 KEY_PATTERN = re.compile(r"([A-Za-z0-9]{8})\.([A-Za-z0-9+/]{46}[A-Za-z0-9+/=]{2})")
+PREFIX_PATTERN = re.compile(r"[A-Za-z0-9]{8}")
 TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 PREFIX_ALPHABET = string.ascii_uppercase + string.digits
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
@@ -28,11 +36,84 @@ _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 # One message for every failure: the answer must not tell which part of a key was wrong.
 INVALID_KEY = "Invalid API key."
 
+# Requests per minute per key unless the key says otherwise: the DataHub guide's figure.
+DEFAULT_RATE_LIMIT = 1_000
+MAX_RATE_LIMIT = 1_000_000
+
+ALL = "*"
+FAMILIES = ("datahub", "usage", "logs", "ops")
+# Families whose scopes may name a resource, and the path parameter that carries it.
+RESOURCE_PARAMETERS: Mapping[str, str] = {"logs": "dataset"}
+# A resource name, or a prefix of one followed by `*`.
+_RESOURCE_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}\*?|\*")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    family: str  # one of FAMILIES, or ALL
+    resource: str | None = None  # None: every resource; "name": exactly it; "pre*": every name starting "pre"
+
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        family, colon, resource = text.strip().partition(":")
+        if family != ALL and family not in FAMILIES:
+            raise ValueError(
+                f"scope {text!r}: unknown family {family!r}; expected one of {', '.join((ALL, *FAMILIES))}"
+            )
+        if not colon:
+            return cls(family)
+        if family not in RESOURCE_PARAMETERS:
+            named = ", ".join(f"{name}:<{parameter}>" for name, parameter in RESOURCE_PARAMETERS.items())
+            raise ValueError(f"scope {text!r}: only {named} scopes can name a resource")
+        if not _RESOURCE_PATTERN.fullmatch(resource):
+            raise ValueError(
+                f"scope {text!r}: a {RESOURCE_PARAMETERS[family]} is letters, digits, '.', '_' or '-', "
+                "optionally ending in '*' to mean a prefix"
+            )
+        return cls(family, None if resource == ALL else resource)
+
+    def __str__(self) -> str:
+        return self.family if self.resource is None else f"{self.family}:{self.resource}"
+
+    def covers(self, family: str, resource: str | None) -> bool:
+        if self.family not in (ALL, family):
+            return False
+        if self.resource is None:
+            return True
+        if resource is None:
+            return False
+        if self.resource.endswith("*"):
+            return resource.startswith(self.resource[:-1])
+        return resource == self.resource
+
+
+def parse_scopes(texts: Iterable[str]) -> tuple[Scope, ...]:
+    """Validated scopes, duplicates dropped, in the order given; at least one is required."""
+    scopes = tuple(dict.fromkeys(Scope.parse(text) for text in texts))
+    if not scopes:
+        raise ValueError(f"a key needs at least one scope (a family, or {ALL!r} for every family)")
+    return scopes
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who is calling: the tenant every stored item and reject belongs to, and what the key may do."""
+
     tenant: str
     key_prefix: str
+    scopes: tuple[Scope, ...] = (Scope(ALL),)
+    rate_limit: int = DEFAULT_RATE_LIMIT  # requests per minute
+
+
+def check_scope(principal: Principal, family: str, path_parameters: Mapping[str, str]) -> None:
+    """Raise Forbidden (403 in the family's dialect) when the key may not send this request."""
+    parameter = RESOURCE_PARAMETERS.get(family)
+    resource = path_parameters.get(parameter) if parameter else None
+    if any(scope.covers(family, resource) for scope in principal.scopes):
+        return
+    if resource is not None and any(scope.family in (ALL, family) for scope in principal.scopes):
+        raise Forbidden(f"This API key may not send to {parameter} {resource!r}.")
+    raise Forbidden(f"This API key may not send {family} events.")
 
 
 def hash_key(key: str) -> str:
@@ -57,10 +138,14 @@ def split_key(key: str) -> str:
     return match.group(1)
 
 
+def credential_header(scheme: AuthScheme) -> str:
+    """The header a family's clients send their key in (matched case-insensitively)."""
+    return "x-api-key" if scheme is AuthScheme.X_API_KEY else "authorization"
+
+
 def presented_key(request: Request, scheme: AuthScheme) -> str:
     """The key as the family presents it. Two auth headers, or a wrong scheme, are a 401."""
-    header = "x-api-key" if scheme is AuthScheme.X_API_KEY else "authorization"
-    values = request.header_values(header)
+    values = request.header_values(credential_header(scheme))
     if not values:
         raise Unauthorized("Missing API key.")
     if len(values) > 1:
@@ -82,29 +167,69 @@ class Authenticator:
     def authenticate(self, request: Request, scheme: AuthScheme, now: datetime | None = None) -> Principal:
         key = presented_key(request, scheme)
         prefix = split_key(key)
+        # From here on an unknown prefix and a wrong secret do exactly the same work: one lookup,
+        # one hash, one constant-time comparison, and the same answer.
         record = self._keys.get_key(prefix)
         stored_hash = record["key_hash"] if record else _DUMMY_HASH
         matches = hmac.compare_digest(hash_key(key), stored_hash)
-        if not (record and matches) or not _is_active(record, now or datetime.now(UTC)):
+        if not (record and matches) or not is_active(record, now or datetime.now(UTC)):
             raise Unauthorized(INVALID_KEY)
-        return Principal(tenant=record["tenant"], key_prefix=prefix)
+        return principal_of(record)
 
 
-def _is_active(record: dict, now: datetime) -> bool:
+def principal_of(record: Mapping) -> Principal:
+    # Keys stored before scopes and limits existed carry neither: they keep working unrestricted.
+    scopes = parse_scopes(record.get("scopes") or (ALL,))
+    return Principal(
+        tenant=record["tenant"],
+        key_prefix=record["prefix"],
+        scopes=scopes,
+        rate_limit=int(record.get("rate_limit") or DEFAULT_RATE_LIMIT),
+    )
+
+
+def is_active(record: Mapping, now: datetime) -> bool:
     if record.get("revoked_at"):
         return False
     expires_at = record.get("expires_at")
     return not (expires_at and datetime.fromisoformat(expires_at) <= now)
 
 
-def key_record(key: str, tenant: str, name: str = "", now: datetime | None = None) -> dict:
+def key_status(record: Mapping, now: datetime) -> str:
+    """active, expired or revoked: what `keys list` shows."""
+    if record.get("revoked_at"):
+        return "revoked"
+    return "active" if is_active(record, now) else "expired"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def key_record(
+    key: str,
+    tenant: str,
+    name: str = "",
+    now: datetime | None = None,
+    *,
+    scopes: Iterable[str] = (ALL,),
+    rate_limit: int = DEFAULT_RATE_LIMIT,
+    expires_at: datetime | None = None,
+) -> dict:
     """The stored form of a new key: everything but the secret."""
     if not TENANT_PATTERN.fullmatch(tenant):
         raise ValueError(f"tenant {tenant!r} must match {TENANT_PATTERN.pattern}")
-    return {
+    if not 1 <= rate_limit <= MAX_RATE_LIMIT:
+        raise ValueError(f"rate limit {rate_limit} must be between 1 and {MAX_RATE_LIMIT} requests per minute")
+    record = {
         "prefix": split_key(key),
         "key_hash": hash_key(key),
         "tenant": tenant,
         "name": name,
-        "created_at": (now or datetime.now(UTC)).isoformat(),
+        "scopes": [str(scope) for scope in parse_scopes(scopes)],
+        "rate_limit": rate_limit,
+        "created_at": iso(now or datetime.now(UTC)),
     }
+    if expires_at is not None:
+        record["expires_at"] = iso(expires_at)
+    return record

@@ -1,0 +1,23 @@
+"""`python -m cli <group> <command>`: one click group; each subject (keys, ...) adds a subgroup."""
+
+from __future__ import annotations
+
+import click
+
+from cli.keys import keys
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Ingest API operator commands.
+
+    Local: point at `make serve`'s emulator with AWS_ENDPOINT_URL (or --endpoint-url), printed by the
+    server as "AWS endpoint". Deployed: ordinary AWS credentials and --stack IngestApi-<env>.
+    """
+
+
+main.add_command(keys)
+
+
+if __name__ == "__main__":
+    main(prog_name="python -m cli")

@@ -1,0 +1,168 @@
+"""Per-key rate limits through the real pipeline and moto's DynamoDB (atomic counters, not memory)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cli.keys import KeyAdmin
+from ingest import catalog
+from ingest.auth import DEFAULT_RATE_LIMIT
+from ingest.pipeline import Pipeline
+from tests.integration.keys_support import (
+    credential,
+    handle,
+    keyed_sample,
+    one_endpoint_per_family,
+    succeeded,
+    valid_sample,
+)
+
+DATAHUB = catalog.get("datahub_events")
+RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
+
+
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def frozen(moment: datetime):
+    return lambda: moment
+
+
+def mid_minute() -> datetime:
+    """A fixed instant 20 s into a minute: every request of a test lands in one window."""
+    return datetime.now(UTC).replace(second=20, microsecond=0)
+
+
+def datahub_event(http_event, key: str, provider: str) -> dict:
+    body = json.dumps({"events": [{"provider": provider, "time": "2024-03-10T23:00:00Z"}]}).encode()
+    return http_event(DATAHUB.name, body, credential(DATAHUB, key))
+
+
+def test_the_request_after_a_low_limit_gets_429_with_retry_after(store, settings, http_event):
+    key, _ = KeyAdmin(store).create(tenant(), ["datahub"], rate_limit=3)
+    pipeline = Pipeline(DATAHUB, settings, store, clock=frozen(mid_minute()))
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    answers = [handle(pipeline, datahub_event(http_event, key, provider)) for _ in range(4)]
+    assert [a["statusCode"] for a in answers] == [201, 201, 201, 429]
+    assert [a["headers"]["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    for answer in answers:
+        assert answer["headers"]["RateLimit-Limit"] == "3"
+        assert answer["headers"]["RateLimit-Reset"] == "40"
+        assert answer["headers"]["RateLimit-Policy"] == "3;w=60"
+    assert "Retry-After" not in answers[2]["headers"]
+    assert answers[3]["headers"]["Retry-After"] == "40"
+    assert json.loads(answers[3]["body"]) == {
+        "error": "Rate limit exceeded: this API key may send 3 requests per minute. Retry after 40 seconds."
+    }
+
+
+def cheapest_route():
+    """A route that only authenticates and counts (a ping: two DynamoDB calls), else DataHub."""
+    routes = [e for e in catalog.ENDPOINTS if getattr(e, "kind", "ingest") != "ingest" and valid_sample(e)]
+    return routes[0] if routes else DATAHUB
+
+
+def test_the_1001st_request_in_a_minute_gets_429_at_the_default_limit(store, settings, http_event):
+    """A key's budget covers all its routes: 1,000 requests pass, the 1,001st (a DataHub batch) is
+    refused. The 1,000 use the cheapest real route, so the test stays quick against moto."""
+    route = cheapest_route()
+    key, record = KeyAdmin(store).create(tenant(), ["datahub", route.family])
+    assert record["rate_limit"] == DEFAULT_RATE_LIMIT == 1_000
+    moment = mid_minute()
+    cheap, datahub = (
+        Pipeline(route, settings, store, clock=frozen(moment)),
+        Pipeline(DATAHUB, settings, store, clock=frozen(moment)),
+    )
+    event = keyed_sample(route, key) if route is not DATAHUB else None
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    statuses = [handle(cheap, event or datahub_event(http_event, key, provider))["statusCode"] for _ in range(1_000)]
+    assert all(succeeded(status) for status in statuses)
+    answer = handle(datahub, datahub_event(http_event, key, provider))
+    assert answer["statusCode"] == 429
+    assert answer["headers"]["Retry-After"] == "40"
+    assert answer["headers"]["RateLimit-Limit"] == "1000" and answer["headers"]["RateLimit-Remaining"] == "0"
+
+
+def test_the_next_minute_is_a_fresh_window(store, settings, http_event):
+    key, _ = KeyAdmin(store).create(tenant(), ["datahub"], rate_limit=1)
+    start = mid_minute()
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    this_minute = Pipeline(DATAHUB, settings, store, clock=frozen(start))
+    next_minute = Pipeline(DATAHUB, settings, store, clock=frozen(start + timedelta(minutes=1)))
+    assert handle(this_minute, datahub_event(http_event, key, provider))["statusCode"] == 201
+    assert handle(this_minute, datahub_event(http_event, key, provider))["statusCode"] == 429
+    assert handle(next_minute, datahub_event(http_event, key, provider))["statusCode"] == 201
+
+
+def test_concurrent_callers_never_get_past_the_limit(store, settings, http_event):
+    """Many callers at once, like many Lambdas: the atomic counter admits exactly the limit."""
+    limit, callers, per_caller = 25, 10, 6
+    key, _ = KeyAdmin(store).create(tenant(), ["datahub"], rate_limit=limit)
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    moment = mid_minute()
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def caller():
+        pipeline = Pipeline(DATAHUB, settings, store, clock=frozen(moment))  # one "Lambda" each
+        for _ in range(per_caller):
+            status = pipeline.handle(datahub_event(http_event, key, provider))["statusCode"]
+            with lock:
+                statuses.append(status)
+
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    from ingest.observability import metrics
+
+    metrics.clear_metrics()
+    assert sorted(statuses) == [201] * limit + [429] * (callers * per_caller - limit)
+
+
+def test_a_limit_change_applies_on_the_next_request(store, settings, http_event):
+    admin = KeyAdmin(store)
+    key, record = admin.create(tenant(), ["datahub"], rate_limit=1)
+    pipeline = Pipeline(DATAHUB, settings, store, clock=frozen(mid_minute()))
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    assert handle(pipeline, datahub_event(http_event, key, provider))["statusCode"] == 201
+    assert handle(pipeline, datahub_event(http_event, key, provider))["statusCode"] == 429
+    admin.update(record["prefix"], rate_limit=5)
+    answer = handle(pipeline, datahub_event(http_event, key, provider))
+    assert answer["statusCode"] == 201 and answer["headers"]["RateLimit-Remaining"] == "2"
+
+
+def test_keys_of_one_tenant_have_their_own_budgets(store, settings, http_event):
+    admin = KeyAdmin(store)
+    owner = tenant()
+    first, _ = admin.create(owner, ["datahub"], rate_limit=1)
+    second, _ = admin.create(owner, ["datahub"], rate_limit=1)
+    pipeline = Pipeline(DATAHUB, settings, store, clock=frozen(mid_minute()))
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    assert handle(pipeline, datahub_event(http_event, first, provider))["statusCode"] == 201
+    assert handle(pipeline, datahub_event(http_event, first, provider))["statusCode"] == 429
+    assert handle(pipeline, datahub_event(http_event, second, provider))["statusCode"] == 201
+
+
+@pytest.mark.parametrize("endpoint", one_endpoint_per_family(), ids=lambda e: e.name)
+def test_every_family_answers_429_in_its_dialect_and_carries_the_headers(store, settings, endpoint):
+    key, _ = KeyAdmin(store).create(tenant(), [endpoint.family], rate_limit=1)
+    # The present instant, frozen: families judge event times against it, and both requests must
+    # land in one window.
+    pipeline = Pipeline(endpoint, settings, store, clock=frozen(datetime.now(UTC)))
+    first = handle(pipeline, keyed_sample(endpoint, key))
+    second = handle(pipeline, keyed_sample(endpoint, key))
+    assert succeeded(first["statusCode"]), first
+    for header in RATE_HEADERS:
+        assert header in first["headers"], header
+    assert second["statusCode"] == 429, second
+    assert int(second["headers"]["Retry-After"]) >= 1
+    assert second["headers"]["RateLimit-Remaining"] == "0"
+    assert "Rate limit exceeded" in second["body"]
