@@ -1,0 +1,14 @@
+"""GET /s3/recommendedBatchSize — events per request for the S3 batch route, as plain text."""
+
+from ingest import catalog
+from ingest.observability import logger, metrics, tracer
+from ingest.pipeline import Pipeline
+
+pipeline = Pipeline(catalog.get("usage_s3_batch_size"))
+
+
+@logger.inject_lambda_context(clear_state=True, log_event=False)  # events carry API keys
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context) -> dict:
+    return pipeline.handle(event, context)
