@@ -1,0 +1,14 @@
+"""POST /api/v1/events — Events API v1-compatible ops events (information-only and problem-opening)."""
+
+from ingest import catalog
+from ingest.observability import logger, metrics, tracer
+from ingest.pipeline import Pipeline
+
+pipeline = Pipeline(catalog.get("ops_events"))
+
+
+@logger.inject_lambda_context(clear_state=True, log_event=False)  # events carry API keys
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context) -> dict:
+    return pipeline.handle(event, context)
