@@ -49,13 +49,13 @@ test-fast: $(VENV)/.installed
 
 synth: install
 	$(WITH_NODE) cdk synth -c env=$(ENV) --quiet --output cdk.out/$(ENV)
-	$(VENV)/bin/cfn-lint cdk.out/$(ENV)/*.template.json
+	$(VENV)/bin/cfn-lint --config-file infra/cfnlintrc.yaml cdk.out/$(ENV)/*.template.json
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.bench_pipeline
 
 events: $(VENV)/.installed
-	$(PY) -m events.make_events
+	for script in events/make_*.py; do $(PY) -m events.$$(basename $$script .py) || exit 1; done
 
 clean:
 	rm -rf cdk.out build .pytest_cache

@@ -7,7 +7,7 @@ from ingest.pipeline import Pipeline
 pipeline = Pipeline(catalog.get("datahub_events"))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)  # events carry API keys
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context) -> dict:
