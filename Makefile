@@ -14,12 +14,13 @@ F ?= events/datahub_events/valid_guide_sample.json
 
 export PYTHONPATH := $(CURDIR)/layers/runtime/python:$(CURDIR)
 
-.PHONY: help install serve invoke test test-fast synth bench events clean
+.PHONY: help install serve invoke keys test test-fast synth bench events clean
 
 help:
 	@echo "make serve   run the whole service on 127.0.0.1:\$${PORT:-3000} (embedded moto on \$${EMULATOR_PORT:-4566})"
 	@echo "make test    unit, integration (moto), e2e (real HTTP), infra (template, cdk-nag, cfn-lint) + cdk synth"
 	@echo "make invoke  E=<endpoint> F=<events file>: call one handler with a sample API Gateway event"
+	@echo "make keys    ARGS='create --tenant acme --scope datahub': the key CLI against make serve's emulator"
 	@echo "make synth   ENV=<name>: cdk synth for one environment of cdk.json"
 	@echo "make bench   pipeline CPU per event vs. the orjson+pydantic floor; DynamoDB calls per request"
 
@@ -39,6 +40,10 @@ serve: $(VENV)/.installed
 
 invoke: $(VENV)/.installed
 	$(PY) -m local.invoke $(E) $(F)
+
+# The key CLI (docs/keys.md); defaults to the emulator of a running `make serve`.
+keys: $(VENV)/.installed
+	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:$${EMULATOR_PORT:-4566}} $(PY) -m cli keys $(ARGS)
 
 test: install
 	$(WITH_NODE) $(PY) -m pytest -q
