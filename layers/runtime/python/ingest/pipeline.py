@@ -121,32 +121,31 @@ class Pipeline:
     def _write(self, outcome: Outcome, deadline: Deadline) -> None:
         now = int(outcome.request.received_at.timestamp())
         prefix = f"{outcome.principal.tenant}#{self.endpoint.family}#"
-        last_by_key: dict[ItemKey, EventOutcome] = {}
-        keyed: list[tuple[ItemKey, EventOutcome]] = []
+        overwrite = self.endpoint.dedup is DedupPolicy.OVERWRITE
+        # One event per item key: BatchWriteItem refuses two writes to one key in a call anyway.
+        winner_by_key: dict[ItemKey, EventOutcome] = {}
         for event in outcome.events:
             if event.record is None:
                 continue
-            key = ItemKey(self._partition(prefix, event.record), event.record.dedup_key)
-            event.key = key
-            keyed.append((key, event))
-            previous = last_by_key.get(key)
-            keep_last = self.endpoint.dedup is DedupPolicy.OVERWRITE
-            if previous is None or keep_last:
-                if previous is not None:
-                    previous.status = Status.DUPLICATE  # same key earlier in the batch: the last wins
-                last_by_key[key] = event
-            else:
-                event.status = Status.DUPLICATE  # keep-first: the earlier one in the batch stays
-        if not last_by_key:
+            key = event.key = ItemKey(self._partition(prefix, event.record), event.record.dedup_key)
+            previous = winner_by_key.get(key)
+            if previous is None:
+                winner_by_key[key] = event
+            elif overwrite:  # the same key earlier in the batch: the last one wins
+                previous.status = Status.DUPLICATE
+                winner_by_key[key] = event
+            else:  # keep-first: the earlier one in the batch stays
+                event.status = Status.DUPLICATE
+        if not winner_by_key:
             return
-        existing = self.store.existing(list(last_by_key), now, deadline)
+        existing = self.store.existing(list(winner_by_key), now, deadline)
         expires_at = str(now + self.retention_seconds)
         received_at = iso_utc(outcome.request.received_at)
         items = []
-        for key, event in last_by_key.items():
+        for key, event in winner_by_key.items():
             if key in existing:
                 event.status = Status.DUPLICATE
-                if self.endpoint.dedup is DedupPolicy.KEEP_FIRST:
+                if not overwrite:
                     continue
             items.append(self._item(key, event.record, outcome, received_at, expires_at))
         outcome.write_calls = self.store.write(items, deadline)
