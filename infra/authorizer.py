@@ -15,13 +15,11 @@ from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import EnvConfig
-from infra.lambda_platform import ARCHITECTURE, RUNTIME
+from infra.lambda_platform import platform_function
 from infra.nag import acknowledge
 from infra.paths import REPO_ROOT
 from infra.storage import Storage
@@ -42,8 +40,6 @@ IDENTITY_HEADERS: Mapping[AuthScheme, str] = {
     AuthScheme.X_API_KEY: "X-API-Key",
 }
 
-_NOT_SHIPPED = ["**/__pycache__", "**/*.pyc"]
-
 
 class KeyAuthorizers(Construct):
     def __init__(
@@ -59,35 +55,19 @@ class KeyAuthorizers(Construct):
         super().__init__(scope, construct_id)
         self.config = config
         self.cache_ttl = cdk.Duration.seconds(config.authorizer_cache_seconds)
-        self.log_group = logs.LogGroup(
+        built = platform_function(
             self,
-            "Logs",
-            retention=logs.RetentionDays[config.log_retention],
-            removal_policy=config.cdk_removal_policy,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Ingest API {config.name}: API key authorizer",
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            config=config,
+            code_dir=AUTHORIZER_CODE_DIR,
             handler=AUTHORIZER_HANDLER,
-            code=lambda_.Code.from_asset(str(AUTHORIZER_CODE_DIR), exclude=_NOT_SHIPPED),
-            layers=list(layers),
-            environment=dict(environment),
             description="API key authorizer: is the presented key real, unexpired and not revoked?",
+            role_description=f"Ingest API {config.name}: API key authorizer",
             timeout=TIMEOUT,
-            memory_size=MEMORY_MB,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-            role=self.role,
+            memory_mb=MEMORY_MB,
+            layers=layers,
+            environment=environment,
         )
-        self.log_group.grant_write(self.role)
+        self.log_group, self.role, self.function = built.log_group, built.role, built.function
         # A key lookup by prefix is all it does: no counters, no events, no rejects.
         storage.keys_table.grant(self.role, "dynamodb:GetItem")
         self._by_family: dict[str, apigateway.RequestAuthorizer] = {}

@@ -1,4 +1,4 @@
-"""One Lambda function for one catalog endpoint, with its own role and log group.
+"""One Lambda function for one catalog endpoint, with its own role and log group (infra.lambda_platform).
 
 Each function gets a dedicated role holding only inline, resource-scoped statements (its own log
 group, the storage grants, X-Ray) instead of ``AWSLambdaBasicExecutionRole``, which may create
@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 from ingest.catalog import Endpoint
 
 from infra.config import EnvConfig
-from infra.lambda_platform import ARCHITECTURE, RUNTIME
+from infra.lambda_platform import platform_function
 from infra.nag import acknowledge
 from infra.paths import REPO_ROOT
 from infra.storage import Storage
@@ -26,8 +24,6 @@ HANDLER = "handler.lambda_handler"
 # API Gateway gives up at 29 s; the function must answer (even if only 5xx) before that.
 TIMEOUT = cdk.Duration.seconds(25)
 MEMORY_MB = 512
-
-_NOT_SHIPPED = ["**/__pycache__", "**/*.pyc"]
 
 
 def construct_id_for(endpoint: Endpoint) -> str:
@@ -53,35 +49,19 @@ class EndpointFunction(Construct):
         if not (handler_dir / "handler.py").is_file():
             # Catalog and functions/ must move together; fail synth with the fix, not a bare asset error.
             raise FileNotFoundError(f"catalog endpoint {endpoint.name!r} has no {endpoint.handler_dir}/handler.py")
-        self.log_group = logs.LogGroup(
+        built = platform_function(
             self,
-            "Logs",
-            retention=logs.RetentionDays[config.log_retention],
-            removal_policy=config.cdk_removal_policy,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Ingest API {config.name}: {endpoint.method} {endpoint.path}",
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            config=config,
+            code_dir=handler_dir,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(handler_dir), exclude=_NOT_SHIPPED),
-            layers=list(layers),
-            environment=dict(environment),
             description=endpoint.summary or f"{endpoint.method} {endpoint.path}",
+            role_description=f"Ingest API {config.name}: {endpoint.method} {endpoint.path}",
             timeout=TIMEOUT,
-            memory_size=MEMORY_MB,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-            role=self.role,
+            memory_mb=MEMORY_MB,
+            layers=layers,
+            environment=environment,
         )
-        self.log_group.grant_write(self.role)
+        self.log_group, self.role, self.function = built.log_group, built.role, built.function
         storage.grant_endpoint_access(self.role)
         self._acknowledge_findings(storage)
 
