@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -208,27 +208,32 @@ class Store:
 
     # --- events ---------------------------------------------------------------------------------
 
-    def existing(self, keys: Sequence[ItemKey], now: int, deadline: Deadline) -> set[ItemKey]:
-        """Keys already stored and not yet expired (TTL deletion lags up to ~48 h)."""
-        found: set[ItemKey] = set()
+    def _batch_get(self, keys: Sequence[ItemKey], projection: str, deadline: Deadline) -> Iterator[dict]:
+        """Stored items for keys (those that exist), BatchGetItem in chunks of 100, consistent reads;
+        UnprocessedKeys retried until the deadline."""
         table = self.settings.events_table
         for start in range(0, len(keys), READ_CHUNK):
             pending = {
                 table: {
                     "Keys": [key.wire() for key in keys[start : start + READ_CHUNK]],
-                    "ProjectionExpression": "pk, sk, expires_at",
+                    "ProjectionExpression": projection,
                     "ConsistentRead": True,
                 }
             }
             attempt = 0
             while pending:
                 response = self._call(self.dynamodb.batch_get_item, deadline, RequestItems=pending)
-                for item in response.get("Responses", {}).get(table, []):
-                    if int(item["expires_at"]["N"]) > now:
-                        found.add(ItemKey(item["pk"]["S"], item["sk"]["S"]))
+                yield from response.get("Responses", {}).get(table, [])
                 pending = response.get("UnprocessedKeys") or {}
                 attempt = self._backoff(pending, attempt, deadline)
-        return found
+
+    def existing(self, keys: Sequence[ItemKey], now: int, deadline: Deadline) -> set[ItemKey]:
+        """Keys already stored and not yet expired (TTL deletion lags up to ~48 h)."""
+        return {
+            ItemKey(item["pk"]["S"], item["sk"]["S"])
+            for item in self._batch_get(keys, "pk, sk, expires_at", deadline)
+            if int(item["expires_at"]["N"]) > now
+        }
 
     def write(self, items: Sequence[dict], deadline: Deadline) -> int:
         """BatchWriteItem in chunks of 25; UnprocessedItems retried until the deadline. Returns calls."""
@@ -250,24 +255,10 @@ class Store:
 
     def event_times(self, keys: Sequence[ItemKey], deadline: Deadline) -> dict[ItemKey, int]:
         """`event_time` of stored items (e.g. to answer a duplicate with what was stored first)."""
-        times: dict[ItemKey, int] = {}
-        table = self.settings.events_table
-        for start in range(0, len(keys), READ_CHUNK):
-            pending = {
-                table: {
-                    "Keys": [key.wire() for key in keys[start : start + READ_CHUNK]],
-                    "ProjectionExpression": "pk, sk, event_time",
-                    "ConsistentRead": True,
-                }
-            }
-            attempt = 0
-            while pending:
-                response = self._call(self.dynamodb.batch_get_item, deadline, RequestItems=pending)
-                for item in response.get("Responses", {}).get(table, []):
-                    times[ItemKey(item["pk"]["S"], item["sk"]["S"])] = int(item["event_time"]["N"])
-                pending = response.get("UnprocessedKeys") or {}
-                attempt = self._backoff(pending, attempt, deadline)
-        return times
+        return {
+            ItemKey(item["pk"]["S"], item["sk"]["S"]): int(item["event_time"]["N"])
+            for item in self._batch_get(keys, "pk, sk, event_time", deadline)
+        }
 
     def open_or_refresh(self, key: ItemKey, *, id_attribute: str, new_id: str, now_ms: int, open_until_ms: int,
                         expires_at: int, attributes: dict[str, str], deadline: Deadline) -> str:
