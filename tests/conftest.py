@@ -98,3 +98,8 @@ def http_event():
         return apigw.to_event(spec, params, spec.method, path, list(headers.items()), body, "127.0.0.1")
 
     return build
+
+
+def scan_all(dynamodb, **kwargs) -> list[dict]:
+    """Every item a Scan matches, across all pages (one page stops at 1 MB of the shared test table)."""
+    return [item for page in dynamodb.get_paginator("scan").paginate(**kwargs) for item in page["Items"]]

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from ingest.settings import Settings
-from tests.conftest import REFERENCE, ROOT
+from tests.conftest import REFERENCE, ROOT, scan_all
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -108,8 +108,8 @@ def test_dataset_name_attacks_over_http_are_400(live_server, live_key, aws_clien
     status, _, body = raw_request(base, "POST", path, b'[{"message": "attack"}]', {"x-api-key": live_key})
     answer = json.loads(body)
     assert status == 400 and answer["message"] == "Bad Request" and answer["reason"].startswith("Invalid dataset")
-    scanned = dynamodb.scan(TableName=TABLE, FilterExpression="contains(payload, :m)",
-                            ExpressionAttributeValues={":m": {"B": b"attack"}})["Items"]
+    scanned = scan_all(dynamodb, TableName=TABLE, FilterExpression="contains(payload, :m)",
+                       ExpressionAttributeValues={":m": {"B": b"attack"}})
     assert scanned == []
 
 

@@ -14,7 +14,7 @@ from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
 from ingest.store import Store
-from tests.conftest import EVENTS, load_event
+from tests.conftest import EVENTS, load_event, scan_all
 
 ENDPOINT = "logs_events"
 SAMPLES = EVENTS / ENDPOINT
@@ -186,11 +186,12 @@ def test_gzip_and_the_undefined_headers_of_the_real_client(send, store):
 def test_dataset_attacks_are_400_and_reach_no_key(send, store, dataset):
     status, headers, body = send(b'[{"message": "x"}]', dataset=dataset)
     assert status == 400 and body["message"] == "Bad Request" and "Invalid dataset" in body["reason"]
-    scanned = store.dynamodb.scan(
+    scanned = scan_all(
+        store.dynamodb,
         TableName=store.settings.events_table,
         FilterExpression="tenant = :t",
         ExpressionAttributeValues={":t": {"S": send.tenant}},
-    )["Items"]
+    )
     assert scanned == []
     keys = rejects_of(store, send.tenant, headers["X-Request-Id"])
     assert [key.rsplit(".", 1)[1] for key in keys] == ["body", "json"]  # kept raw, under a fixed key shape
