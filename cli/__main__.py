@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from cli.events import events
 from cli.keys import keys
+from cli.rejects import rejects
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +19,8 @@ def main() -> None:
 
 
 main.add_command(keys)
+main.add_command(rejects)
+main.add_command(events)
 
 
 if __name__ == "__main__":

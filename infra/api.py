@@ -10,7 +10,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from ingest.catalog import ENDPOINTS, Endpoint
+from ingest.catalog import ENDPOINTS, AuthScheme, Endpoint
 
 from infra.authorizer import KeyAuthorizers
 from infra.config import EnvConfig
@@ -64,7 +64,7 @@ class IngestApi(Construct):
                 environment=environment,
             )
             method = add_route(self.rest_api, endpoint, function.function, self.authorizers.for_endpoint(endpoint))
-            _acknowledge_method_auth(method)
+            _acknowledge_method_auth(method, public=endpoint.auth is AuthScheme.NONE)
             for refused in add_refused_routes(self.rest_api, endpoint, function.function):
                 _acknowledge_refused_method(refused)
             self.functions[endpoint.name] = function
@@ -190,7 +190,16 @@ def _acknowledge_refused_method(method: apigateway.Method) -> None:
     acknowledge(method, "AwsSolutions-COG4", reason)
 
 
-def _acknowledge_method_auth(method: apigateway.Method) -> None:
+def _acknowledge_method_auth(method: apigateway.Method, *, public: bool = False) -> None:
+    if public:  # AuthScheme.NONE: GET /openapi.json and GET /docs
+        reason = (
+            "Public documentation of the API (its OpenAPI document and the page that renders it): "
+            "static content generated from the catalog, no tenant data, nothing stored; every "
+            "vendor's original API publishes the same without a key."
+        )
+        acknowledge(method, "AwsSolutions-APIG4", reason)
+        acknowledge(method, "AwsSolutions-COG4", reason)
+        return
     reason = (
         "Each route keeps its original API's auth (X-API-Key, Bearer or Api-Token header), "
         "checked by a Lambda REQUEST authorizer at the edge and again in the handler against a "

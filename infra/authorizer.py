@@ -73,8 +73,11 @@ class KeyAuthorizers(Construct):
         self._by_family: dict[str, apigateway.RequestAuthorizer] = {}
         self._acknowledge_findings()
 
-    def for_endpoint(self, endpoint: Endpoint) -> apigateway.RequestAuthorizer:
-        """The family's authorizer (created on first use, shared by the family's routes)."""
+    def for_endpoint(self, endpoint: Endpoint) -> apigateway.RequestAuthorizer | None:
+        """The family's authorizer (created on first use, shared by the family's routes); None for a
+        public route (AuthScheme.NONE: the service's own documents, which need no key)."""
+        if endpoint.auth is AuthScheme.NONE:
+            return None
         authorizer = self._by_family.get(endpoint.family)
         if authorizer is None:
             header = IDENTITY_HEADERS[endpoint.auth]

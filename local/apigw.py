@@ -35,17 +35,26 @@ class Route:
 ROUTES = tuple(Route.of(endpoint) for endpoint in ENDPOINTS)
 
 
+def _specificity(template: str) -> tuple[int, ...]:
+    """Sorts templates as API Gateway prefers them: literal segments before variables, left first."""
+    return tuple(1 if segment.startswith("{") else 0 for segment in template.strip("/").split("/"))
+
+
 def match(method: str, raw_path: str) -> tuple[Endpoint, dict[str, str]] | None:
     """The catalog endpoint for a request, with its path parameters (decoded), or None.
 
     A method the path's endpoint refuses (Endpoint.refused_methods) goes to that endpoint, which
     answers 405, unless another endpoint really serves that method on the path."""
     path = urlsplit(raw_path).path
+    # API Gateway resolves the resource first, a literal segment winning over a {variable} one
+    # (/datahub/v1/events/delete over /datahub/v1/events/{id}), and only then the method.
+    matching = [route for route in ROUTES if route.pattern.fullmatch(path)]
+    if matching:
+        resource = min((route.endpoint.path for route in matching), key=_specificity)
+        matching = [route for route in matching if route.endpoint.path == resource]
     refusing = None
-    for route in ROUTES:
+    for route in matching:
         found = route.pattern.fullmatch(path)
-        if not found:
-            continue
         params = {name: unquote(value) for name, value in found.groupdict().items()}
         if route.endpoint.method == method:
             return route.endpoint, params

@@ -365,7 +365,8 @@ def test_endpoint_role_holds_exactly_the_storage_grants(dev: Synthesized, endpoi
 
 
 # Store methods that are operator commands (key management), never on a Lambda's request path.
-OPERATOR_ONLY_ACTIONS = {"dynamodb:Scan"}
+# The CLI's (rejects list/show/export/replay, events list): never granted to a function.
+OPERATOR_ONLY_ACTIONS = {"dynamodb:Scan", "s3:ListObjectsV2", "s3:GetObject", "s3:DeleteObject"}
 
 
 def test_every_aws_operation_of_the_store_is_granted(dev: Synthesized) -> None:

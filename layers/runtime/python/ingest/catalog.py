@@ -21,6 +21,9 @@ class AuthScheme(StrEnum):
     X_API_KEY = "x-api-key"  # usage and log events: `X-API-Key: <key>`
     BEARER = "bearer"  # DataHub: `Authorization: Bearer <key>`
     API_TOKEN = "api-token"  # ops events: `Authorization: Api-Token <key>`
+    # No key at all: the service's own public documents (GET /openapi.json, GET /docs). No
+    # authorizer, no rate limit, no scope; the route must answer nothing a tenant owns.
+    NONE = "none"
 
 
 class DedupPolicy(StrEnum):
@@ -196,6 +199,116 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "(the valid ones are stored).",
         success_status=202,
         refused_methods=("GET", "PUT", "PATCH", "DELETE"),
+    ),
+    # --- managing what was ingested: delete (DataHub, as its vendor's spec) and read-back by id ---
+    # (kinds other than "ingest" are answered by Family.serve after auth, rate limit and scope.)
+    Endpoint(
+        name="delete_datahub_events",
+        method="DELETE",
+        path="/datahub/v1/events",
+        family="datahub",
+        auth=AuthScheme.BEARER,
+        family_module="ingest.families.datahub_manage",
+        dedup=DedupPolicy.OVERWRITE,
+        limits=Limits(max_events=1_000, max_body_bytes=256 * 1024),  # max_events: event ids per request
+        summary="Delete events of a dataset by event ids or by time range; effective at once.",
+        operation_id="deleteDatahubEvents",
+        kind="delete",
+    ),
+    Endpoint(
+        name="delete_datahub_events_by_filter",
+        method="POST",
+        path="/datahub/v1/events/delete",
+        family="datahub",
+        auth=AuthScheme.BEARER,
+        family_module="ingest.families.datahub_manage",
+        dedup=DedupPolicy.OVERWRITE,
+        limits=Limits(max_events=1_000, max_body_bytes=256 * 1024),
+        summary="Delete events of a dataset by event ids or by time range (the vendor's POST form).",
+        operation_id="deleteDatahubEventsByFilter",
+        kind="delete",
+    ),
+    Endpoint(
+        name="read_datahub_event",
+        method="GET",
+        path="/datahub/v1/events/{id}",
+        family="datahub",
+        auth=AuthScheme.BEARER,
+        family_module="ingest.families.datahub_manage",
+        dedup=DedupPolicy.OVERWRITE,
+        summary="Read back one stored DataHub event by id (query parameter `provider`).",
+        operation_id="getDatahubEvent",
+        kind="read",
+    ),
+    Endpoint(
+        name="read_usage_s3_event",
+        method="GET",
+        path="/s3/events/{id}",
+        family="usage",
+        auth=AuthScheme.X_API_KEY,
+        family_module="ingest.families.usage_read",
+        dedup=DedupPolicy.KEEP_FIRST,
+        summary="Read back one stored S3 usage event by id (the SHA-256 of the stored event).",
+        kind="read",
+    ),
+    Endpoint(
+        name="read_usage_ec2_event",
+        method="GET",
+        path="/ec2/events/{id}",
+        family="usage",
+        auth=AuthScheme.X_API_KEY,
+        family_module="ingest.families.usage_read",
+        dedup=DedupPolicy.KEEP_FIRST,
+        summary="Read back one stored EC2 usage event by id (the SHA-256 of the stored event).",
+        kind="read",
+    ),
+    Endpoint(
+        name="read_logs_event",
+        method="GET",
+        path="/v1/{dataset}/events/{id}",
+        family="logs",
+        auth=AuthScheme.X_API_KEY,
+        family_module="ingest.families.logs_read",
+        dedup=DedupPolicy.KEEP_FIRST,
+        summary="Read back one stored log event of a dataset by its `id` (or by its dedup key).",
+        kind="read",
+    ),
+    Endpoint(
+        name="read_ops_event",
+        method="GET",
+        path="/api/v1/events/{eventId}",
+        family="ops",
+        auth=AuthScheme.API_TOKEN,
+        family_module="ingest.families.ops_read",
+        dedup=DedupPolicy.KEEP_FIRST,
+        summary="Read back one stored ops event by a `storedIds` value, or a problem by its correlation id.",
+        operation_id="getEventById",
+        kind="read",
+    ),
+    # --- the service's own documents: no key ---
+    Endpoint(
+        name="openapi_document",
+        method="GET",
+        path="/openapi.json",
+        family="service",
+        auth=AuthScheme.NONE,
+        family_module="ingest.families.service",
+        dedup=DedupPolicy.KEEP_FIRST,
+        summary="This API's OpenAPI 3.1 document, generated from the catalog and the handlers' models.",
+        operation_id="getOpenApiDocument",
+        kind="openapi",
+    ),
+    Endpoint(
+        name="docs_page",
+        method="GET",
+        path="/docs",
+        family="service",
+        auth=AuthScheme.NONE,
+        family_module="ingest.families.service",
+        dedup=DedupPolicy.KEEP_FIRST,
+        summary="Human-readable API documentation (one self-contained page that renders /openapi.json).",
+        operation_id="getDocsPage",
+        kind="docs",
     ),
 )
 

@@ -42,6 +42,12 @@ class PayloadTooLarge(IngestError):
     status = 413
 
 
+class NotFound(IngestError):
+    """Nothing of the key's tenant matches what was asked for (read-back, delete). Rendered as 404."""
+
+    status = 404
+
+
 class MethodNotAllowed(IngestError):
     """A method the route refuses (Endpoint.refused_methods). Rendered as 405; `allowed` is for Allow."""
 

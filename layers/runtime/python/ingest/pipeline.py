@@ -19,7 +19,7 @@ import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ingest.auth import Authenticator, Principal, check_scope
-from ingest.catalog import DedupPolicy, Endpoint
+from ingest.catalog import AuthScheme, DedupPolicy, Endpoint
 from ingest.errors import BadRequest, IngestError, MethodNotAllowed, Unavailable, Violation
 from ingest.families.base import EventOutcome, Family, Outcome, Record, Response, Status
 from ingest.observability import logger, metrics
@@ -36,6 +36,21 @@ RESPONSE_MARGIN_MS = 2_000
 
 def iso_utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def partition_key(prefix: str, stream: str, dedup_key: str, shards: int) -> str:
+    """`<tenant>#<family>#<stream>[#<shard>]` of an event (prefix = `<tenant>#<family>#`).
+
+    The shard derives from the dedup key, so the same event always lands on the same shard; reads
+    by dedup key go straight to it, time-range reads fan out over `partition_keys`."""
+    if shards == 1:
+        return prefix + stream
+    return f"{prefix}{stream}#{zlib.crc32(dedup_key.encode()) % shards}"
+
+
+def partition_keys(prefix: str, stream: str, shards: int) -> list[str]:
+    """Every partition a stream's events may be in (one per shard)."""
+    return [prefix + stream] if shards == 1 else [f"{prefix}{stream}#{shard}" for shard in range(shards)]
 
 
 class Pipeline:
@@ -68,17 +83,18 @@ class Pipeline:
                 )
             deadline = self._deadline(context)
             check_wire_size(request, self.limits)
-            principal = self.authenticator.authenticate(request, self.endpoint.auth, now=request.received_at)
-            # Counted before the scope check: every authenticated request spends the key's budget.
-            quota = self.rate_limiter.consume(principal, request.received_at, deadline)
-            answer_headers.update(quota.headers())
-            quota.enforce()
-            check_scope(principal, self.endpoint.family, request.path_parameters)
+            if self.endpoint.auth is not AuthScheme.NONE:  # NONE: a public document, nobody's data
+                principal = self.authenticator.authenticate(request, self.endpoint.auth, now=request.received_at)
+                # Counted before the scope check: every authenticated request spends the key's budget.
+                quota = self.rate_limiter.consume(principal, request.received_at, deadline)
+                answer_headers.update(quota.headers())
+                quota.enforce()
+                check_scope(principal, self.endpoint.family, request.path_parameters)
             if self.endpoint.kind == "ingest":
                 outcome = self.ingest(request, principal, deadline)
                 response = self.family.render(outcome)
-            else:  # a route without events (e.g. a ping): the family answers
-                response = self.family.answer(request, principal)
+            else:  # a route without events (a ping, a read-back, a delete, a document): the family answers
+                response = self.family.serve(request, principal, self.store, deadline)
         except IngestError as error:
             response = self.family.render_error(error)
         except Exception:  # a bug or an outage must still answer, retryable, in the dialect
@@ -151,10 +167,7 @@ class Pipeline:
         outcome.write_calls = self.store.write(items, deadline)
 
     def _partition(self, prefix: str, record: Record) -> str:
-        if self.shards == 1:
-            return prefix + record.stream
-        # The shard derives from the dedup key, so the same event always lands on the same shard.
-        return f"{prefix}{record.stream}#{zlib.crc32(record.dedup_key.encode()) % self.shards}"
+        return partition_key(prefix, record.stream, record.dedup_key, self.shards)
 
     def _item(self, key: ItemKey, record: Record, outcome: Outcome, received_at: str, expires_at: str) -> dict:
         item = {

@@ -21,6 +21,10 @@ from ingest.errors import Unavailable
 from ingest.settings import Settings
 
 WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB refuses)
+EVENT_TIME_INDEX = "by_event_time"  # ingest.schema.EVENTS: (pk, event_time)
+# Bounds of an open time range (epoch ms): year 0001 and year 9999.
+MIN_EVENT_MS = -62_135_596_800_000
+MAX_EVENT_MS = 253_402_300_799_999
 READ_CHUNK = 100  # BatchGetItem's hard limit
 
 
@@ -304,6 +308,86 @@ class Store:
                 return new_id
         raise Unavailable("The problem could not be opened or refreshed; retry the request.")
 
+    # --- read-back and delete -------------------------------------------------------------------
+
+    def event(self, key: ItemKey, deadline: Deadline) -> dict | None:
+        """One stored item (consistent read), or None; raises Unavailable like the write path."""
+        response = self._call(
+            self.dynamodb.get_item, deadline, TableName=self.settings.events_table, Key=key.wire(), ConsistentRead=True
+        )
+        return response.get("Item")
+
+    def query_events(self, pk: str, deadline: Deadline, *, start_ms: int | None = None, end_ms: int | None = None,
+                     sk_prefix: str | None = None, keys_only: bool = False, limit: int | None = None,
+                     newest_first: bool = False) -> Iterator[dict]:
+        """Items of one partition: by event time (the by_event_time index, bounds inclusive) or, with
+        `sk_prefix`, by dedup-key prefix (the table itself, consistent). Paginated lazily."""
+        kwargs: dict = {"TableName": self.settings.events_table, "ScanIndexForward": not newest_first}
+        values: dict = {":pk": {"S": pk}}
+        condition = "pk = :pk"
+        if sk_prefix is not None:
+            condition += " AND begins_with(sk, :prefix)"
+            values[":prefix"] = {"S": sk_prefix}
+            kwargs["ConsistentRead"] = True
+        else:
+            kwargs["IndexName"] = EVENT_TIME_INDEX
+            if start_ms is not None or end_ms is not None:
+                condition += " AND event_time BETWEEN :start AND :end"
+                values[":start"] = {"N": str(start_ms if start_ms is not None else MIN_EVENT_MS)}
+                values[":end"] = {"N": str(end_ms if end_ms is not None else MAX_EVENT_MS)}
+        kwargs.update(KeyConditionExpression=condition, ExpressionAttributeValues=values)
+        if keys_only:
+            kwargs["ProjectionExpression"] = "pk, sk"
+        returned = 0
+        while True:
+            if limit is not None:
+                kwargs["Limit"] = max(1, min(1_000, limit - returned))
+            response = self._call(self.dynamodb.query, deadline, **kwargs)
+            for item in response.get("Items", []):
+                yield item
+                returned += 1
+                if limit is not None and returned >= limit:
+                    return
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def scan_events(self, deadline: Deadline, *, tenant: str, family: str | None = None) -> Iterator[dict]:
+        """Every item of a tenant (and family): an operator's listing when no stream is named, never a
+        request path."""
+        condition, values = "tenant = :tenant", {":tenant": {"S": tenant}}
+        if family:
+            condition += " AND #family = :family"
+            values[":family"] = {"S": family}
+        kwargs = {
+            "TableName": self.settings.events_table,
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": values,
+            **({"ExpressionAttributeNames": {"#family": "family"}} if family else {}),
+        }
+        while True:
+            response = self._call(self.dynamodb.scan, deadline, **kwargs)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete_events(self, keys: Sequence[ItemKey], deadline: Deadline) -> int:
+        """BatchWriteItem deletes in chunks of 25, unprocessed ones retried until the deadline.
+        Deleting a key that is not there is a no-op, so a retried delete is safe. Returns calls."""
+        calls = 0
+        table = self.settings.events_table
+        for start in range(0, len(keys), WRITE_CHUNK):
+            chunk = keys[start : start + WRITE_CHUNK]
+            pending = {table: [{"DeleteRequest": {"Key": key.wire()}} for key in chunk]}
+            attempt = 0
+            while pending:
+                response = self._call(self.dynamodb.batch_write_item, deadline, RequestItems=pending)
+                calls += 1
+                pending = response.get("UnprocessedItems") or {}
+                attempt = self._backoff(pending, attempt, deadline)
+        return calls
+
     # --- rejects --------------------------------------------------------------------------------
 
     def put_objects(self, objects: Iterable[tuple[str, bytes, str]], deadline: Deadline) -> None:
@@ -317,6 +401,26 @@ class Store:
                 Body=body,
                 ContentType=content_type,
             )
+
+    def object_keys(self, prefix: str) -> Iterator[str]:
+        """Keys of the rejects bucket under a prefix, in key order (an operator's listing)."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.settings.rejects_bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                yield entry["Key"]
+
+    def get_object(self, key: str) -> bytes | None:
+        """An object of the rejects bucket, or None when there is no such key."""
+        try:
+            return self.s3.get_object(Bucket=self.settings.rejects_bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+
+    def delete_objects(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.s3.delete_object(Bucket=self.settings.rejects_bucket, Key=key)
 
     # --- plumbing -------------------------------------------------------------------------------
 

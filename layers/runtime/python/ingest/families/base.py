@@ -169,11 +169,23 @@ class Family:
         authentication: e.g. a ping."""
         raise NotImplementedError
 
+    def serve(self, request: Request, principal: Principal | None, store: Store, deadline: Deadline) -> Response:
+        """What the pipeline calls for a route that carries no events, after authentication, rate
+        limit and scope (principal is None on an AuthScheme.NONE route). A route that reads or
+        deletes stored events needs the store; errors are raised as IngestError and rendered by
+        render_error. Default: `answer`."""
+        return self.answer(request, principal)
+
     # --- the OpenAPI document (ingest.openapi) ----------------------------------------------------
 
     def openapi_request(self, endpoint) -> Any:
         """The request body's model or type (the same models the handler validates with); None: no body."""
         return None
+
+    def openapi_parameters(self, endpoint) -> list[dict]:
+        """OpenAPI Parameter Objects the route reads (query parameters, or path parameters with a
+        tighter schema than a non-empty string). Default: none beyond the path's own."""
+        return []
 
     def openapi_responses(self, endpoint) -> dict[int, tuple[str, str, Any]]:
         """status -> (description, media type, model or None): every answer the route really gives.

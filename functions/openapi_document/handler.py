@@ -1,0 +1,14 @@
+"""GET /openapi.json — the OpenAPI 3.1 document (no key)."""
+
+from ingest import catalog
+from ingest.observability import logger, metrics, tracer
+from ingest.pipeline import Pipeline
+
+pipeline = Pipeline(catalog.get("openapi_document"))
+
+
+@logger.inject_lambda_context(clear_state=True, log_event=False)  # events carry API keys
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context) -> dict:
+    return pipeline.handle(event, context)

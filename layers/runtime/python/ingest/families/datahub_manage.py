@@ -1,0 +1,243 @@
+"""DataHub delete and read-back, in the DataHub dialect (`{"message": ...}` / `{"error": ...}`).
+
+* `DELETE /datahub/v1/events` and `POST /datahub/v1/events/delete` (the vendor's
+  `deleteDatahubEventsByFilter`): `{"dataset": <provider>, "eventIds": [...]}` or
+  `{"dataset": <provider>, "startTime": ..., "endTime": ...}` (RFC 3339, both bounds inclusive).
+  200 `{"message": "Delete success", "deleted": n}` and the items are gone at once (the original
+  makes you wait 90 minutes). Ids and a time range together, neither, or an end before the start
+  are a 400; ids of which none is stored for the key's tenant are a 404 (another tenant's ids are
+  never touched: the tenant is part of every key that is read or deleted).
+* `GET /datahub/v1/events/{id}?provider=<provider>`: the event as stored, 404 when it is not.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError, model_validator
+
+from ingest.auth import Principal
+from ingest.errors import BadRequest, NotFound
+from ingest.families.base import Response, format_path, json_response
+from ingest.families.datahub import DataHubFamily, ErrorBody, Provider
+from ingest.readback import EventReader, to_epoch_ms
+from ingest.request import Request, decode_body, parse_json
+from ingest.store import Deadline, Store
+from ingest.types import Rfc3339
+
+EventId = Annotated[StrictStr, Field(min_length=1, max_length=256, examples=["beb21d99-a8c9-4dc0-8a69-5d684cc41e6c"])]
+# The bounds of a time range delete are exclusive of nothing: an event exactly at startTime or at
+# endTime is deleted.
+_EXCLUSIVE_FILTERS = {
+    "oneOf": [
+        {"required": ["eventIds"], "not": {"anyOf": [{"required": ["startTime"]}, {"required": ["endTime"]}]}},
+        {"required": ["startTime", "endTime"], "not": {"required": ["eventIds"]}},
+    ]
+}
+
+
+class DeleteEventsRequest(BaseModel):
+    """Exactly one filter: `eventIds`, or the time range `startTime`..`endTime` (both inclusive)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_EXCLUSIVE_FILTERS)
+
+    dataset: Provider = Field(description="The dataset (provider) of the events to delete.")
+    eventIds: list[EventId] | None = Field(
+        default=None, min_length=1, max_length=1_000, description="Ids of the events to delete (at most 1,000)."
+    )
+    startTime: Rfc3339 | None = Field(
+        default=None, description="Start of the time range (event `time`), RFC 3339, inclusive.",
+        examples=["2024-03-10T23:00:00Z"],
+    )
+    endTime: Rfc3339 | None = Field(
+        default=None, description="End of the time range (event `time`), RFC 3339, inclusive.",
+        examples=["2024-03-12T23:00:00Z"],
+    )
+
+    @model_validator(mode="after")
+    def _one_filter(self) -> DeleteEventsRequest:
+        has_range = self.startTime is not None or self.endTime is not None
+        if self.eventIds is not None and has_range:
+            raise ValueError("eventIds and a time range (startTime/endTime) are mutually exclusive; send one of them")
+        if self.eventIds is None and not has_range:
+            raise ValueError("send either eventIds or a time range (startTime and endTime)")
+        if has_range and (self.startTime is None or self.endTime is None):
+            missing = "endTime" if self.endTime is None else "startTime"
+            raise ValueError(f"a time range needs both startTime and endTime; {missing} is missing")
+        if has_range and self.endTime < self.startTime:
+            raise ValueError(
+                f"endTime {self.endTime.isoformat()} is before startTime {self.startTime.isoformat()}"
+            )
+        return self
+
+
+class DeleteSuccessBody(BaseModel):
+    message: Literal["Delete success"]
+    deleted: int = Field(description="How many events were deleted.")
+    notFound: list[str] | None = Field(
+        default=None, description="Requested ids not stored for this key's tenant (nothing happened to them)."
+    )
+
+
+class StoredDimension(BaseModel):
+    type: str
+    key: str
+    value: str | bool
+
+
+class StoredMetric(BaseModel):
+    type: str
+    value: float
+
+
+class StoredDataHubEvent(BaseModel):
+    provider: str
+    id: str
+    dimensions: list[StoredDimension]
+    time: str = Field(description="RFC 3339, UTC.")
+    metrics: list[StoredMetric]
+
+
+class DataHubEventBody(BaseModel):
+    event: StoredDataHubEvent = Field(description="The event as stored (a generated id is filled in).")
+    dataset: str = Field(description="The dataset (provider) it is stored under.")
+    receivedAt: str = Field(description="When the request that stored it was received.")
+    requestId: str = Field(description="`X-Request-Id` of the request that stored it.")
+
+
+_DELETE = TypeAdapter(DeleteEventsRequest)
+_PROVIDER = TypeAdapter(Provider)
+
+
+class DataHubManageFamily(DataHubFamily):
+    """The DataHub dialect for routes that change or read what is stored (Endpoint.kind delete/read)."""
+
+    kind: str | None = None
+    max_ids = 1_000
+
+    def bind(self, endpoint, settings) -> DataHubManageFamily:
+        if endpoint.kind not in ("delete", "read"):
+            raise ValueError(f"{endpoint.name}: the DataHub manage family serves delete and read routes only")
+        bound = copy.copy(self)
+        bound.kind = endpoint.kind
+        bound.settings = settings
+        bound.limits = settings.limits_for(endpoint)
+        return bound
+
+    def serve(self, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
+        reader = EventReader(store, self.settings, principal.tenant, self.name)
+        if self.kind == "delete":
+            return self._delete(self._delete_request(request), reader, request, deadline)
+        return self._read(request, reader, deadline)
+
+    # --- delete -----------------------------------------------------------------------------------
+
+    def _delete_request(self, request: Request) -> DeleteEventsRequest:
+        document = parse_json(decode_body(request, self.limits))
+        if not isinstance(document, dict):
+            raise BadRequest('The request body must be a JSON object: {"dataset": ..., "eventIds": [...]} or '
+                             '{"dataset": ..., "startTime": ..., "endTime": ...}.')
+        try:
+            return _DELETE.validate_python(document)
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{format_path('', error['loc'])}: {self.message(error)}" if error["loc"] else self.message(error)
+                for error in exc.errors(include_url=False, include_context=False, include_input=False)
+            )
+            raise BadRequest(f"Invalid delete request, nothing was deleted: {details}") from exc
+
+    def _delete(self, ask: DeleteEventsRequest, reader: EventReader, request: Request, deadline: Deadline) -> Response:
+        if ask.eventIds is not None:
+            ids = list(dict.fromkeys(ask.eventIds))
+            keys = {event_id: reader.key(ask.dataset, event_id) for event_id in ids}
+            stored = reader.store.existing(list(keys.values()), int(request.received_at.timestamp()), deadline)
+            found = [event_id for event_id, key in keys.items() if key in stored]
+            missing = [event_id for event_id in ids if event_id not in found]
+            if not found:
+                raise NotFound(
+                    f"No event with {'this id' if len(ids) == 1 else 'any of these ids'} is stored in dataset "
+                    f"{ask.dataset!r} for this API key's tenant; nothing was deleted: {', '.join(ids[:20])}"
+                    + (" ..." if len(ids) > 20 else "")
+                )
+            reader.store.delete_events([keys[event_id] for event_id in found], deadline)
+            body: dict[str, Any] = {"message": "Delete success", "deleted": len(found)}
+            if missing:
+                body["notFound"] = missing
+            return json_response(200, body)
+        start_ms, end_ms = to_epoch_ms(ask.startTime), to_epoch_ms(ask.endTime)
+        deleted = 0
+        batch = []
+        # Deleted in batches as the index is read, so a range larger than one request's budget is
+        # partly deleted and answered 500: the retry deletes the rest (a missing key is a no-op).
+        for key in reader.keys_between(ask.dataset, start_ms, end_ms, deadline):
+            batch.append(key)
+            if len(batch) == 100:
+                reader.store.delete_events(batch, deadline)
+                deleted, batch = deleted + len(batch), []
+        if batch:
+            reader.store.delete_events(batch, deadline)
+            deleted += len(batch)
+        return json_response(200, {"message": "Delete success", "deleted": deleted})
+
+    # --- read-back --------------------------------------------------------------------------------
+
+    def _read(self, request: Request, reader: EventReader, deadline: Deadline) -> Response:
+        provider = request.query.get("provider", request.query.get("dataset"))
+        if provider is None:
+            raise BadRequest("Query parameter provider is required: GET /datahub/v1/events/{id}?provider=<provider>.")
+        try:
+            provider = _PROVIDER.validate_python(provider)
+        except ValidationError as exc:
+            raise BadRequest(f"Invalid provider {provider!r}: {self.message(exc.errors()[0])}") from exc
+        event_id = request.path_parameters.get("id", "")
+        if not 1 <= len(event_id) <= 256:
+            raise BadRequest("The event id must be 1 to 256 characters.")
+        stored = reader.get(provider, event_id, deadline)
+        if stored is None:
+            raise NotFound(f"No event with id {event_id!r} is stored in dataset {provider!r} for this API key's tenant.")
+        return json_response(
+            200,
+            {"event": stored.payload, "dataset": stored.stream, "receivedAt": stored.received_at,
+             "requestId": stored.request_id},
+        )
+
+    # --- OpenAPI ----------------------------------------------------------------------------------
+
+    def openapi_request(self, endpoint) -> Any:
+        return DeleteEventsRequest if endpoint.kind == "delete" else None
+
+    def openapi_parameters(self, endpoint) -> list[dict]:
+        if endpoint.kind != "read":
+            return []
+        return [
+            {"name": "id", "in": "path", "required": True, "description": "The event's id.",
+             "schema": {"type": "string", "minLength": 1, "maxLength": 256, "not": {"enum": [".", "..", "delete"]}}},
+            {"name": "provider", "in": "query", "required": True, "description": "The event's provider (dataset).",
+             "schema": _PROVIDER.json_schema()},
+        ]
+
+    def openapi_responses(self, endpoint) -> dict:
+        errors = {
+            401: ("Missing or invalid API key.", "application/json", ErrorBody),
+            403: ("The key may not use DataHub routes.", "application/json", ErrorBody),
+            404: ("Nothing stored for this key's tenant matches (another tenant's events are never seen).",
+                  "application/json", ErrorBody),
+            500: ("Storage unavailable; retry (a delete is safe to retry).", "application/json", ErrorBody),
+        }
+        if endpoint.kind == "delete":
+            return {
+                200: ("Deleted, effective at once.", "application/json", DeleteSuccessBody),
+                400: (("Malformed body; both or neither of eventIds and a time range; endTime before startTime. "
+                       "Nothing deleted."), "application/json", ErrorBody),
+                413: ("Body over the size limit.", "application/json", ErrorBody),
+                **errors,
+            }
+        return {
+            200: ("The event as stored.", "application/json", DataHubEventBody),
+            400: ("provider missing or invalid.", "application/json", ErrorBody),
+            **errors,
+        }
+
+
+FAMILY = DataHubManageFamily()
