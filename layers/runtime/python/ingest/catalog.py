@@ -74,6 +74,42 @@ class Endpoint:
         return f"functions/{self.name}"
 
 
+def usage_service(service: str, title: str, *, single_summary: str, operation_id: str | None = None) -> tuple[Endpoint, ...]:
+    """The routes of one usage-events service (Dashdive): `POST /<svc>` (one event), `POST /<svc>/batch`,
+    `GET /<svc>/recommendedBatchSize` and the read-back `GET /<svc>/events/{id}`. Every one is served
+    by the service's model module `ingest.families.usage_<svc>` (read-back by `usage_read`), and each
+    still has its own function folder `functions/<name>/`."""
+    common = dict(family="usage", auth=AuthScheme.X_API_KEY, dedup=DedupPolicy.KEEP_FIRST)
+    module = f"ingest.families.usage_{service}"
+    return (
+        Endpoint(
+            name=f"usage_{service}", method="POST", path=f"/{service}", family_module=module,
+            limits=Limits(max_events=1, max_body_bytes=512 * 1024),
+            summary=single_summary, operation_id=operation_id, **common,
+        ),
+        Endpoint(
+            name=f"usage_{service}_batch", method="POST", path=f"/{service}/batch", family_module=module,
+            # Base64 in the Lambda event adds a third: 3 MiB stays inside Lambda's 6 MB invocation payload.
+            limits=Limits(max_events=1_000, max_body_bytes=3 * 1024 * 1024),
+            summary=f"Send a JSON array of {title} usage events; 200 with one outcome per event "
+            "(stored, duplicate, rejected).",
+            **common,
+        ),
+        Endpoint(
+            name=f"usage_{service}_batch_size", method="GET", path=f"/{service}/recommendedBatchSize",
+            family_module=module, kind="batch_size",
+            summary=f"How many events the SDK should send per request to POST /{service}/batch (plain-text integer).",
+            **common,
+        ),
+        Endpoint(
+            name=f"read_usage_{service}_event", method="GET", path=f"/{service}/events/{{id}}",
+            family_module="ingest.families.usage_read", kind="read",
+            summary=f"Read back one stored {title} usage event by id (the SHA-256 of the stored event).",
+            **common,
+        ),
+    )
+
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         name="datahub_events",
@@ -88,76 +124,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         operation_id="datahubEvents",
         success_status=201,
     ),
-    # Usage events (Dashdive): per service POST /<svc>, POST /<svc>/batch, GET /<svc>/recommendedBatchSize,
-    # all served by the service's model module; GET /ping by the family itself.
-    Endpoint(
-        name="usage_s3",
-        method="POST",
-        path="/s3",
-        family="usage",
-        auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage_s3",
-        dedup=DedupPolicy.KEEP_FIRST,
-        limits=Limits(max_events=1, max_body_bytes=512 * 1024),
-        summary="Send one S3 usage event: 200 when stored (or already stored), 400 naming the invalid field.",
-        operation_id="receiveS3Event",
-    ),
-    Endpoint(
-        name="usage_s3_batch",
-        method="POST",
-        path="/s3/batch",
-        family="usage",
-        auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage_s3",
-        dedup=DedupPolicy.KEEP_FIRST,
-        # Base64 in the Lambda event adds a third: 3 MiB stays inside Lambda's 6 MB invocation payload.
-        limits=Limits(max_events=1_000, max_body_bytes=3 * 1024 * 1024),
-        summary="Send a JSON array of S3 usage events; 200 with one outcome per event (stored, duplicate, rejected).",
-    ),
-    Endpoint(
-        name="usage_s3_batch_size",
-        method="GET",
-        path="/s3/recommendedBatchSize",
-        family="usage",
-        auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage_s3",
-        dedup=DedupPolicy.KEEP_FIRST,
-        summary="How many events the SDK should send per request to POST /s3/batch (plain-text integer).",
-        kind="batch_size",
-    ),
-    Endpoint(
-        name="usage_ec2",
-        method="POST",
-        path="/ec2",
-        family="usage",
-        auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage_ec2",
-        dedup=DedupPolicy.KEEP_FIRST,
-        limits=Limits(max_events=1, max_body_bytes=512 * 1024),
-        summary="Send one EC2 usage event (instance started, stopped, or a usage interval).",
-    ),
-    Endpoint(
-        name="usage_ec2_batch",
-        method="POST",
-        path="/ec2/batch",
-        family="usage",
-        auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage_ec2",
-        dedup=DedupPolicy.KEEP_FIRST,
-        limits=Limits(max_events=1_000, max_body_bytes=3 * 1024 * 1024),
-        summary="Send a JSON array of EC2 usage events; 200 with one outcome per event.",
-    ),
-    Endpoint(
-        name="usage_ec2_batch_size",
-        method="GET",
-        path="/ec2/recommendedBatchSize",
-        family="usage",
-        auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage_ec2",
-        dedup=DedupPolicy.KEEP_FIRST,
-        summary="How many events the SDK should send per request to POST /ec2/batch (plain-text integer).",
-        kind="batch_size",
-    ),
+    # Usage events (Dashdive): one declaration per cloud service, its routes derived below.
+    *usage_service("s3", "S3", operation_id="receiveS3Event",
+                   single_summary="Send one S3 usage event: 200 when stored (or already stored), 400 naming the invalid field."),
+    *usage_service("ec2", "EC2",
+                   single_summary="Send one EC2 usage event (instance started, stopped, or a usage interval)."),
     Endpoint(
         name="usage_ping",
         method="GET",
@@ -238,28 +209,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         dedup=DedupPolicy.OVERWRITE,
         summary="Read back one stored DataHub event by id (query parameter `provider`).",
         operation_id="getDatahubEvent",
-        kind="read",
-    ),
-    Endpoint(
-        name="read_usage_s3_event",
-        method="GET",
-        path="/s3/events/{id}",
-        family="usage",
-        auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage_read",
-        dedup=DedupPolicy.KEEP_FIRST,
-        summary="Read back one stored S3 usage event by id (the SHA-256 of the stored event).",
-        kind="read",
-    ),
-    Endpoint(
-        name="read_usage_ec2_event",
-        method="GET",
-        path="/ec2/events/{id}",
-        family="usage",
-        auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage_read",
-        dedup=DedupPolicy.KEEP_FIRST,
-        summary="Read back one stored EC2 usage event by id (the SHA-256 of the stored event).",
         kind="read",
     ),
     Endpoint(
