@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import threading
+import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,3 +108,44 @@ def http_event():
 def scan_all(dynamodb, **kwargs) -> list[dict]:
     """Every item a Scan matches, across all pages (one page stops at 1 MB of the shared test table)."""
     return [item for page in dynamodb.get_paginator("scan").paginate(**kwargs) for item in page["Items"]]
+
+
+@contextmanager
+def local_server(api_key: str):
+    """`python -m local.server` as `make serve` runs it, on free ports with its own embedded moto.
+
+    Yields (base_url, aws_endpoint) once the server printed both; stops it afterwards."""
+    env = {
+        **os.environ,
+        "PORT": "0",
+        "EMULATOR_PORT": "0",
+        "INGEST_API_KEY": api_key,
+        "PYTHONPATH": f"{ROOT / 'layers' / 'runtime' / 'python'}{os.pathsep}{ROOT}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.server"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = aws = None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (base and aws):
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Ingest API listening on "):
+            base = line.split()[-1]
+        elif line.startswith("AWS endpoint"):
+            aws = line.split()[-1]
+    if not (base and aws):
+        process.kill()
+        raise RuntimeError("local server did not start:\n" + "".join(lines))
+    # Keep draining its output so the server never blocks on a full pipe.
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    try:
+        yield base, aws
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
