@@ -239,12 +239,13 @@ class Store:
             if int(item["expires_at"]["N"]) > now
         }
 
-    def write(self, items: Sequence[dict], deadline: Deadline) -> int:
-        """BatchWriteItem in chunks of 25; UnprocessedItems retried until the deadline. Returns calls."""
+    def _batch_write(self, requests: Sequence[dict], deadline: Deadline) -> int:
+        """BatchWriteItem in chunks of 25 (DynamoDB's limit; moto accepts more), UnprocessedItems
+        retried with backoff until the deadline. Returns the number of calls."""
         calls = 0
         table = self.settings.events_table
-        for start in range(0, len(items), WRITE_CHUNK):
-            pending = {table: [{"PutRequest": {"Item": item}} for item in items[start : start + WRITE_CHUNK]]}
+        for start in range(0, len(requests), WRITE_CHUNK):
+            pending = {table: list(requests[start : start + WRITE_CHUNK])}
             attempt = 0
             while pending:
                 response = self._call(self.dynamodb.batch_write_item, deadline, RequestItems=pending)
@@ -252,6 +253,10 @@ class Store:
                 pending = response.get("UnprocessedItems") or {}
                 attempt = self._backoff(pending, attempt, deadline)
         return calls
+
+    def write(self, items: Sequence[dict], deadline: Deadline) -> int:
+        """Put items (BatchWriteItem, chunks of 25). Returns the number of calls."""
+        return self._batch_write([{"PutRequest": {"Item": item}} for item in items], deadline)
 
     def get_event(self, key: ItemKey) -> dict | None:
         response = self.dynamodb.get_item(TableName=self.settings.events_table, Key=key.wire(), ConsistentRead=True)
@@ -373,20 +378,9 @@ class Store:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def delete_events(self, keys: Sequence[ItemKey], deadline: Deadline) -> int:
-        """BatchWriteItem deletes in chunks of 25, unprocessed ones retried until the deadline.
-        Deleting a key that is not there is a no-op, so a retried delete is safe. Returns calls."""
-        calls = 0
-        table = self.settings.events_table
-        for start in range(0, len(keys), WRITE_CHUNK):
-            chunk = keys[start : start + WRITE_CHUNK]
-            pending = {table: [{"DeleteRequest": {"Key": key.wire()}} for key in chunk]}
-            attempt = 0
-            while pending:
-                response = self._call(self.dynamodb.batch_write_item, deadline, RequestItems=pending)
-                calls += 1
-                pending = response.get("UnprocessedItems") or {}
-                attempt = self._backoff(pending, attempt, deadline)
-        return calls
+        """Delete items (BatchWriteItem, chunks of 25). Deleting a key that is not there is a no-op,
+        so a retried delete is safe. Returns the number of calls."""
+        return self._batch_write([{"DeleteRequest": {"Key": key.wire()}} for key in keys], deadline)
 
     # --- rejects --------------------------------------------------------------------------------
 
