@@ -5,6 +5,7 @@ The pipeline is one code path for every family; a family only fills in these hoo
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,10 +160,19 @@ class Family:
     def render_error(self, error: IngestError) -> Response:
         raise NotImplementedError
 
+    # The Endpoint.kind values this family serves; None: any. A wrong catalog entry then fails at
+    # cold start, not on the first request.
+    serves_kinds: ClassVar[frozenset[str] | None] = None
+
     def bind(self, endpoint, settings) -> Family:
-        """The family as one endpoint uses it, when one module serves several routes (e.g. the single
-        and the batch route of a service). Called once per Pipeline. Default: the family itself."""
-        return self
+        """The family as one endpoint uses it (one module may serve several routes, e.g. the single
+        and the batch route of a service): a shallow copy that knows its endpoint, kind and settings,
+        sharing the adapters built at import. Called once per Pipeline; families extend it."""
+        if self.serves_kinds is not None and endpoint.kind not in self.serves_kinds:
+            raise ValueError(f"{endpoint.name}: {type(self).__name__} serves {sorted(self.serves_kinds)} routes only")
+        bound = copy.copy(self)
+        bound.endpoint, bound.kind, bound.settings = endpoint, endpoint.kind, settings
+        return bound
 
     def answer(self, request: Request, principal: Principal) -> Response:
         """The answer of a route that carries no events (its Endpoint.kind is not "ingest"), after

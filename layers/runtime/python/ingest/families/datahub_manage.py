@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError, model_validator
@@ -116,12 +115,10 @@ class DataHubManageFamily(DataHubFamily):
     kind: str | None = None
     max_ids = 1_000
 
+    serves_kinds = frozenset({"delete", "read"})
+
     def bind(self, endpoint, settings) -> DataHubManageFamily:
-        if endpoint.kind not in ("delete", "read"):
-            raise ValueError(f"{endpoint.name}: the DataHub manage family serves delete and read routes only")
-        bound = copy.copy(self)
-        bound.kind = endpoint.kind
-        bound.settings = settings
+        bound = super().bind(endpoint, settings)
         bound.limits = settings.limits_for(endpoint)
         return bound
 

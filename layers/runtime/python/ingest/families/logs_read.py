@@ -7,7 +7,6 @@ deduplicates it within the dataset. An event without one is found by its dedup k
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -39,12 +38,7 @@ class LogStoredEventBody(BaseModel):
 
 
 class LogsReadFamily(LogsFamily):
-    def bind(self, endpoint, settings) -> LogsReadFamily:
-        if endpoint.kind != "read":
-            raise ValueError(f"{endpoint.name}: the logs read family serves read routes only")
-        bound = copy.copy(self)
-        bound.settings = settings
-        return bound
+    serves_kinds = frozenset({"read"})
 
     def serve(self, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
         dataset = checked_dataset(request.path_parameters.get("dataset"))

@@ -12,7 +12,6 @@ The answer is the original's `EventRestEntry` shape, plus the event as stored.
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from typing import Any, Literal
@@ -51,12 +50,7 @@ class OpsEventEntry(BaseModel):
 
 
 class OpsReadFamily(OpsFamily):
-    def bind(self, endpoint, settings) -> OpsReadFamily:
-        if endpoint.kind != "read":
-            raise ValueError(f"{endpoint.name}: the ops read family serves read routes only")
-        bound = copy.copy(self)
-        bound.settings = settings
-        return bound
+    serves_kinds = frozenset({"read"})
 
     def serve(self, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
         wanted = request.path_parameters.get("eventId", "")

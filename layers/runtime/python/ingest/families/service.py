@@ -9,7 +9,6 @@ stage URL deployed, the local server under `make serve`.
 
 from __future__ import annotations
 
-import copy
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,12 +47,7 @@ class ServiceFamily(Family):
     name = "service"
     kind: str | None = None
 
-    def bind(self, endpoint, settings) -> ServiceFamily:
-        if endpoint.kind not in ("openapi", "docs"):
-            raise ValueError(f"{endpoint.name}: the service family serves the openapi and docs routes only")
-        bound = copy.copy(self)
-        bound.kind = endpoint.kind
-        return bound
+    serves_kinds = frozenset({"openapi", "docs"})
 
     def serve(self, request: Request, principal: Principal | None, store: Store, deadline: Deadline) -> Response:
         if self.kind == "openapi":

@@ -20,7 +20,6 @@ lands on the same item and is reported as a duplicate, never counted twice.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -182,7 +181,7 @@ class UsageFamily(Family):
     def bind(self, endpoint: Endpoint, settings) -> UsageFamily:
         """This family as one route uses it. The route decides the dialect; an unknown route fails at
         cold start rather than on the first request."""
-        bound = copy.copy(self)  # shares the adapters, built once at import
+        bound = super().bind(endpoint, settings)
         bound.role = self.role_of(endpoint)
         if bound.role is Role.BATCH_SIZE:
             bound.recommended_batch_size = settings.limits_for(self._batch_endpoint()).max_events

@@ -7,7 +7,6 @@ timestamp in UTC). `python -m cli events list --family usage` shows it beside ea
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -17,7 +16,7 @@ from ingest.auth import Principal
 from ingest.catalog import Endpoint
 from ingest.errors import BadRequest, NotFound
 from ingest.families import usage_ec2, usage_s3
-from ingest.families.base import Response, json_response
+from ingest.families.base import Family, Response, json_response
 from ingest.families.usage import UsageFamily, UsageMessageBody, UsageService
 from ingest.readback import EventReader
 from ingest.request import Request
@@ -36,10 +35,11 @@ class UsageStoredEventBody(BaseModel):
 
 
 class UsageReadFamily(UsageFamily):
+    serves_kinds = frozenset({"read"})
+
     def bind(self, endpoint: Endpoint, settings) -> UsageReadFamily:
-        bound = copy.copy(self)
+        bound = Family.bind(self, endpoint, settings)  # not UsageFamily's: a read route has no ingest role
         bound.service = self.service_of(endpoint)
-        bound.settings = settings
         return bound
 
     @staticmethod
