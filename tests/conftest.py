@@ -105,6 +105,26 @@ def http_event():
     return build
 
 
+def partition_items(dynamodb, pk: str, table: str | None = None) -> list[dict]:
+    """Every item of one partition: all Query pages, consistent reads (one page stops at 1 MB)."""
+    from ingest.settings import Settings
+
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table or Settings().events_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+    )
+    return [item for page in pages for item in page["Items"]]
+
+
+def payload(item: dict) -> dict:
+    """The stored event of an events-table item (compact JSON bytes)."""
+    import orjson
+
+    return orjson.loads(item["payload"]["B"])
+
+
 def scan_all(dynamodb, **kwargs) -> list[dict]:
     """Every item a Scan matches, across all pages (one page stops at 1 MB of the shared test table)."""
     return [item for page in dynamodb.get_paginator("scan").paginate(**kwargs) for item in page["Items"]]

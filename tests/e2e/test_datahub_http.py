@@ -6,13 +6,12 @@ import gzip
 import json
 import uuid
 
-import orjson
 import pytest
 import requests
 
 from ingest.settings import Settings
 from local.emulator import SAMPLE_KEY  # noqa: F401  (documents which key the samples carry)
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, partition_items, payload
 
 pytestmark = pytest.mark.e2e
 SAMPLE = json.loads(json.loads((EVENTS / "datahub_events" / "valid_guide_sample.json").read_text())["body"])
@@ -36,13 +35,9 @@ def test_guide_sample_twice_is_one_item_readable_from_the_emulator(live_server, 
         response = post(base, live_key, json.dumps(SAMPLE))
         assert response.status_code == 201 and response.json() == {"message": "Ingestion success"}
         assert response.headers["X-Request-Id"]
-    found = dynamodb.query(
-        TableName=TABLE,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "local#datahub#Datadog"}},
-    )["Items"]
+    found = partition_items(dynamodb, "local#datahub#Datadog", TABLE)
     assert len(found) == 1
-    assert orjson.loads(found[0]["payload"]["B"])["id"] == SAMPLE["events"][0]["id"]
+    assert payload(found[0])["id"] == SAMPLE["events"][0]["id"]
 
 
 def test_gzip_body_over_http(live_server, live_key):
@@ -61,11 +56,7 @@ def test_bad_batch_stores_nothing_and_its_raw_body_is_in_s3(live_server, live_ke
     response = post(base, live_key, raw)
     assert response.status_code == 400 and "events[1].time" in response.json()["error"]
     request_id = response.headers["X-Request-Id"]
-    assert not dynamodb.query(
-        TableName=TABLE,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"local#datahub#{provider}"}},
-    )["Items"]
+    assert not partition_items(dynamodb, f"local#datahub#{provider}", TABLE)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="rejects/tenant=local/")["Contents"]]
     [body_key] = [k for k in keys if k.endswith(f"{request_id}.body")]
     assert s3.get_object(Bucket=BUCKET, Key=body_key)["Body"].read() == raw

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from ingest.settings import Settings
-from tests.conftest import REFERENCE, ROOT, scan_all
+from tests.conftest import REFERENCE, ROOT, partition_items, payload, scan_all
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -25,17 +25,7 @@ EDGE_LOGGER_CLIENT = ROOT / "tests" / "e2e" / "edge_logger_client.mjs"
 
 
 def stored(dynamodb, dataset: str) -> list[dict]:
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName=TABLE,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"local#logs#{dataset}"}},
-        ConsistentRead=True,
-    )
-    return [item for page in pages for item in page["Items"]]
-
-
-def payload(item: dict) -> dict:
-    return orjson.loads(item["payload"]["B"])
+    return partition_items(dynamodb, f"local#logs#{dataset}", TABLE)
 
 
 def raw_request(base: str, method: str, path: str, body: bytes = b"", headers: dict | None = None):

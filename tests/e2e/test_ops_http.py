@@ -24,7 +24,7 @@ from dynatrace.environment_v1.event import (
 from dynatrace.http_client import HttpClient
 
 from ingest.settings import Settings
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, partition_items
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -43,9 +43,7 @@ def seed_request() -> tuple[dict[str, str], bytes]:
 
 
 def items(dynamodb, pk: str) -> list[dict]:
-    return dynamodb.query(
-        TableName=TABLE, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}
-    )["Items"]
+    return partition_items(dynamodb, pk, TABLE)
 
 
 @pytest.fixture

@@ -12,12 +12,11 @@ import subprocess
 import sys
 import uuid
 
-import orjson
 import pytest
 import requests
 
 from ingest.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, partition_items, payload
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -34,11 +33,8 @@ def cli(aws: str, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
 
 
 def stored(dynamodb, tenant: str, provider: str) -> list[dict]:
-    items = dynamodb.query(
-        TableName=TABLE, KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"{tenant}#datahub#{provider}"}}, ConsistentRead=True,
-    )["Items"]
-    return sorted((orjson.loads(item["payload"]["B"]) for item in items), key=lambda event: event["id"])
+    items = partition_items(dynamodb, f"{tenant}#datahub#{provider}", TABLE)
+    return sorted((payload(item) for item in items), key=lambda event: event["id"])
 
 
 def test_a_batch_rejected_for_a_bad_dimension_key_is_exported_fixed_replayed_and_stored_exactly_once(

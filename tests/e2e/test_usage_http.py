@@ -7,11 +7,11 @@ import gzip
 import json
 import uuid
 
-import orjson
 import pytest
 import requests
-
 from ingest.settings import Settings
+
+from tests.conftest import partition_items, payload
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -25,14 +25,8 @@ def put_object(bucket: str, **fields) -> dict:
 
 
 def stored_for(dynamodb, bucket: str, stream: str = "s3") -> list[dict]:
-    found = dynamodb.query(
-        TableName=TABLE,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"local#usage#{stream}"}},
-        ConsistentRead=True,
-    )["Items"]
-    payloads = [orjson.loads(item["payload"]["B"]) for item in found]
-    return [payload for payload in payloads if payload.get("bucket") == bucket or payload.get("instanceId") == bucket]
+    events = [payload(item) for item in partition_items(dynamodb, f"local#usage#{stream}", TABLE)]
+    return [event for event in events if event.get("bucket") == bucket or event.get("instanceId") == bucket]
 
 
 def test_one_event_in_odd_header_case_twice_is_one_normalized_item_without_extras(live_server, live_key, aws_clients):

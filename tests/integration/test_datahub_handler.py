@@ -6,14 +6,13 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 
 from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
 from ingest.store import Deadline, ItemKey, Store
-from tests.conftest import EVENTS, load_event
+from tests.conftest import EVENTS, load_event, partition_items, payload
 
 ENDPOINT = "datahub_events"
 
@@ -27,17 +26,7 @@ def event(provider: str, **fields) -> dict:
 
 
 def items(store: Store, tenant: str, provider: str) -> list[dict]:
-    response = store.dynamodb.query(
-        TableName=store.settings.events_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"{tenant}#datahub#{provider}"}},
-        ConsistentRead=True,
-    )
-    return response["Items"]
-
-
-def payload(item: dict) -> dict:
-    return orjson.loads(item["payload"]["B"])
+    return partition_items(store.dynamodb, f"{tenant}#datahub#{provider}", store.settings.events_table)
 
 
 @pytest.fixture

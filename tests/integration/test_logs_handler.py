@@ -14,24 +14,14 @@ from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
 from ingest.store import Store
-from tests.conftest import EVENTS, load_event, scan_all
+from tests.conftest import EVENTS, load_event, partition_items, payload, scan_all
 
 ENDPOINT = "logs_events"
 SAMPLES = EVENTS / ENDPOINT
 
 
 def items(store: Store, tenant: str, dataset: str) -> list[dict]:
-    pages = store.dynamodb.get_paginator("query").paginate(
-        TableName=store.settings.events_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"{tenant}#logs#{dataset}"}},
-        ConsistentRead=True,
-    )
-    return [item for page in pages for item in page["Items"]]
-
-
-def payload(item: dict) -> dict:
-    return orjson.loads(item["payload"]["B"])
+    return partition_items(store.dynamodb, f"{tenant}#logs#{dataset}", store.settings.events_table)
 
 
 def rejects_of(store: Store, tenant: str, request_id: str) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
-from tests.conftest import load_event
+from tests.conftest import load_event, partition_items
 from tests.integration.keys_support import credential, handle
 
 BEARER_JSON = {"Content-Type": "application/json"}
@@ -48,10 +48,7 @@ def read(invoke, http_event):
 
 
 def ids_stored(store, tenant: str, provider: str) -> set[str]:
-    items = store.dynamodb.query(
-        TableName=store.settings.events_table, KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"{tenant}#datahub#{provider}"}}, ConsistentRead=True,
-    )["Items"]
+    items = partition_items(store.dynamodb, f"{tenant}#datahub#{provider}", store.settings.events_table)
     return {item["sk"]["S"] for item in items}
 
 

@@ -10,14 +10,13 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 
 from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.store import Store
 from local.context import LocalContext
-from tests.conftest import EVENTS, REFERENCE, load_event
+from tests.conftest import EVENTS, REFERENCE, load_event, partition_items, payload
 
 ENDPOINT = "ops_events"
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -49,16 +48,7 @@ def info_event(**fields) -> dict:
 
 
 def query(store: Store, pk: str) -> list[dict]:
-    return store.dynamodb.query(
-        TableName=store.settings.events_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": pk}},
-        ConsistentRead=True,
-    )["Items"]
-
-
-def payload(item: dict) -> dict:
-    return orjson.loads(item["payload"]["B"])
+    return partition_items(store.dynamodb, pk, store.settings.events_table)
 
 
 @pytest.fixture

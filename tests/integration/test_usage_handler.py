@@ -14,7 +14,7 @@ import pytest
 from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
-from tests.conftest import load_event
+from tests.conftest import load_event, partition_items, payload
 
 TIME = "2024-03-01T12:00:00Z"
 
@@ -29,17 +29,11 @@ def unique_bucket() -> str:
 
 
 def items(store, tenant: str, stream: str = "s3") -> list[dict]:
-    response = store.dynamodb.query(
-        TableName=store.settings.events_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"{tenant}#usage#{stream}"}},
-        ConsistentRead=True,
-    )
-    return response["Items"]
+    return partition_items(store.dynamodb, f"{tenant}#usage#{stream}", store.settings.events_table)
 
 
 def payloads(store, tenant: str, stream: str = "s3") -> list[dict]:
-    return [orjson.loads(item["payload"]["B"]) for item in items(store, tenant, stream)]
+    return [payload(item) for item in items(store, tenant, stream)]
 
 
 def reject_objects(store, tenant: str, endpoint: str, request_id: str) -> list[str]:
