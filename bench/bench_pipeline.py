@@ -25,7 +25,7 @@ apply_local_defaults()
 
 from ingest import catalog  # noqa: E402
 from ingest.auth import generate_key, key_record  # noqa: E402
-from ingest.families.datahub import DataHubFamily  # noqa: E402
+from ingest.families.datahub.family import DataHubFamily  # noqa: E402
 from ingest.observability import metrics  # noqa: E402
 from ingest.pipeline import Pipeline  # noqa: E402
 from ingest.settings import Settings  # noqa: E402

@@ -126,7 +126,7 @@ TEST_LOGS_ENDPOINT = Endpoint(
     path="/v1/{dataset}",
     family="logs",
     auth=AuthScheme.X_API_KEY,
-    family_module="ingest.families.datahub",
+    family_module="ingest.families.datahub.family",
     dedup=DedupPolicy.OVERWRITE,
     limits=Limits(max_events=10),
 )

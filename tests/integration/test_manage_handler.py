@@ -225,7 +225,7 @@ def test_logs_read_back_by_id_or_dedup_key(new_key, invoke, http_event, read):
     assert invoke("logs_events", http_event("logs_events", body, headers, path="/v1/app"))[0] == 202
     status, _, answer = read("read_logs_event", "/v1/app/events/42", {"X-API-Key": key})
     assert status == 200 and answer["event"] == {"id": 42, "message": "a"} and answer["service"] == "web"
-    from ingest.families.logs import dedup_key
+    from ingest.families.logs.family import dedup_key
 
     digest = dedup_key({"message": "no id"})
     status, _, answer = read("read_logs_event", f"/v1/app/events/{digest}", {"X-API-Key": key})

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ingest.families.datahub import FAMILY, FIXED_DIMENSION_KEYS
+from ingest.families.datahub.family import FAMILY, FIXED_DIMENSION_KEYS
 
 
 def valid(**fields):

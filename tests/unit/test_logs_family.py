@@ -12,8 +12,8 @@ import pytest
 from ingest import catalog
 from ingest.auth import Principal
 from ingest.errors import BadRequest, Forbidden, MethodNotAllowed, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable
-from ingest.families.base import EventOutcome, Outcome, Status
-from ingest.families.logs import FAMILY, MAX_EVENT_BYTES, checked_dataset, dedup_key, epoch_ms, event_time
+from ingest.family import EventOutcome, Outcome, Status
+from ingest.families.logs.family import FAMILY, MAX_EVENT_BYTES, checked_dataset, dedup_key, epoch_ms, event_time
 from ingest.request import Request, check_wire_size
 from local import apigw
 

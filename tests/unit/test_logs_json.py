@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from ingest.errors import BadRequest
-from ingest.families import logs_json
-from ingest.families.logs_json import loads
+from ingest.families.logs import jsonparse as logs_json
+from ingest.families.logs.jsonparse import loads
 
 
 def compact(document: object) -> bytes:

@@ -69,8 +69,8 @@ def test_path_parameters_are_documented_and_never_empty():
 
 
 def test_bodies_are_the_handlers_own_models():
-    from ingest.families.datahub import DataHubEvent
-    from ingest.families.datahub_manage import DeleteEventsRequest
+    from ingest.families.datahub.family import DataHubEvent
+    from ingest.families.datahub.manage import DeleteEventsRequest
 
     schemas = DOCUMENT["components"]["schemas"]
     assert set(DataHubEvent.model_fields) <= set(schemas["DataHubEvent"]["properties"])

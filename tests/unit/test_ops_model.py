@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from ingest.auth import Principal
-from ingest.families.ops import FAMILY, event_id
-from ingest.families.ops_model import (
+from ingest.families.ops.family import FAMILY, event_id
+from ingest.families.ops.model import (
     ENTITY_TYPES,
     FIELD_MATRIX,
     INFO_TYPES,
@@ -112,7 +112,7 @@ def test_event_types_tag_contexts_and_entity_types_are_the_specs():
 
 
 def test_every_field_of_the_spec_is_in_the_model():
-    from ingest.families.ops_model import OpsEvent
+    from ingest.families.ops.model import OpsEvent
 
     assert set(SPEC["EventCreation"]["properties"]) == set(OpsEvent.model_fields)
 

@@ -13,8 +13,8 @@ from ingest import catalog
 from ingest.auth import Principal
 from ingest.catalog import Endpoint, Limits
 from ingest.errors import BadRequest, Unauthorized
-from ingest.families import usage, usage_ec2, usage_s3
-from ingest.families.base import EventOutcome, Outcome, Status
+from ingest.families.usage import ec2 as usage_ec2, family as usage, s3 as usage_s3
+from ingest.family import EventOutcome, Outcome, Status
 from ingest.request import Request
 from ingest.settings import Settings
 from ingest.types import Iso8601
@@ -270,7 +270,7 @@ def test_routes_bind_to_their_role_and_a_foreign_route_fails_at_cold_start():
     assert roles == {"usage_s3": "single", "usage_s3_batch": "batch", "usage_s3_batch_size": "batch_size",
                      "usage_ec2": "single", "usage_ec2_batch": "batch", "usage_ec2_batch_size": "batch_size",
                      "usage_ping": "ping"}
-    stray = Endpoint("x", "POST", "/s3/other", "usage", catalog.AuthScheme.X_API_KEY, "ingest.families.usage_s3",
+    stray = Endpoint("x", "POST", "/s3/other", "usage", catalog.AuthScheme.X_API_KEY, "ingest.families.usage.s3",
                      catalog.DedupPolicy.KEEP_FIRST)
     with pytest.raises(ValueError, match="POST /s3/other"):
         usage_s3.FAMILY.bind(stray, SETTINGS)

@@ -13,7 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ingest import catalog
-from ingest.families.usage_s3 import FAMILY
+from ingest.families.usage.s3 import FAMILY
 from ingest.settings import Settings
 from tests.conftest import REFERENCE
 

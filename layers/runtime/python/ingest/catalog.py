@@ -80,7 +80,7 @@ def usage_service(service: str, title: str, *, single_summary: str, operation_id
     by the service's model module `ingest.families.usage_<svc>` (read-back by `usage_read`), and each
     still has its own function folder `functions/<name>/`."""
     common = dict(family="usage", auth=AuthScheme.X_API_KEY, dedup=DedupPolicy.KEEP_FIRST)
-    module = f"ingest.families.usage_{service}"
+    module = f"ingest.families.usage.{service}"
     return (
         Endpoint(
             name=f"usage_{service}", method="POST", path=f"/{service}", family_module=module,
@@ -103,7 +103,7 @@ def usage_service(service: str, title: str, *, single_summary: str, operation_id
         ),
         Endpoint(
             name=f"read_usage_{service}_event", method="GET", path=f"/{service}/events/{{id}}",
-            family_module="ingest.families.usage_read", kind="read",
+            family_module="ingest.families.usage.read", kind="read",
             summary=f"Read back one stored {title} usage event by id (the SHA-256 of the stored event).",
             **common,
         ),
@@ -117,7 +117,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/datahub/v1/events",
         family="datahub",
         auth=AuthScheme.BEARER,
-        family_module="ingest.families.datahub",
+        family_module="ingest.families.datahub.family",
         dedup=DedupPolicy.OVERWRITE,
         limits=Limits(max_events=255, max_body_bytes=2 * 1024 * 1024),
         summary="Ingest a batch of DataHub cost events (all-or-nothing).",
@@ -135,7 +135,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/ping",
         family="usage",
         auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.usage",
+        family_module="ingest.families.usage.family",
         dedup=DedupPolicy.KEEP_FIRST,
         summary="Check a usage-events API key: 200 when valid, 401 otherwise.",
         kind="ping",
@@ -146,7 +146,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/api/v1/events",
         family="ops",
         auth=AuthScheme.API_TOKEN,
-        family_module="ingest.families.ops",
+        family_module="ingest.families.ops.family",
         dedup=DedupPolicy.KEEP_FIRST,
         # One event per request, stored as one item: the cap keeps it well inside DynamoDB's 400 KB.
         limits=Limits(max_events=1, max_body_bytes=256 * 1024),
@@ -160,7 +160,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/v1/{dataset}",
         family="logs",
         auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.logs",
+        family_module="ingest.families.logs.family",
         dedup=DedupPolicy.KEEP_FIRST,
         # Lambda's 6 MB payload holds the body base64-encoded plus the rest of the event: 4 MiB is
         # the largest round size that fits with every header at its maximum (docs/logs.md). gzip
@@ -179,7 +179,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/datahub/v1/events",
         family="datahub",
         auth=AuthScheme.BEARER,
-        family_module="ingest.families.datahub_manage",
+        family_module="ingest.families.datahub.manage",
         dedup=DedupPolicy.OVERWRITE,
         limits=Limits(max_events=1_000, max_body_bytes=256 * 1024),  # max_events: event ids per request
         summary="Delete events of a dataset by event ids or by time range; effective at once.",
@@ -192,7 +192,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/datahub/v1/events/delete",
         family="datahub",
         auth=AuthScheme.BEARER,
-        family_module="ingest.families.datahub_manage",
+        family_module="ingest.families.datahub.manage",
         dedup=DedupPolicy.OVERWRITE,
         limits=Limits(max_events=1_000, max_body_bytes=256 * 1024),
         summary="Delete events of a dataset by event ids or by time range (the vendor's POST form).",
@@ -205,7 +205,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/datahub/v1/events/{id}",
         family="datahub",
         auth=AuthScheme.BEARER,
-        family_module="ingest.families.datahub_manage",
+        family_module="ingest.families.datahub.manage",
         dedup=DedupPolicy.OVERWRITE,
         summary="Read back one stored DataHub event by id (query parameter `provider`).",
         operation_id="getDatahubEvent",
@@ -217,7 +217,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/v1/{dataset}/events/{id}",
         family="logs",
         auth=AuthScheme.X_API_KEY,
-        family_module="ingest.families.logs_read",
+        family_module="ingest.families.logs.read",
         dedup=DedupPolicy.KEEP_FIRST,
         summary="Read back one stored log event of a dataset by its `id` (or by its dedup key).",
         kind="read",
@@ -228,7 +228,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/api/v1/events/{eventId}",
         family="ops",
         auth=AuthScheme.API_TOKEN,
-        family_module="ingest.families.ops_read",
+        family_module="ingest.families.ops.read",
         dedup=DedupPolicy.KEEP_FIRST,
         summary="Read back one stored ops event by a `storedIds` value, or a problem by its correlation id.",
         operation_id="getEventById",
@@ -241,7 +241,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/openapi.json",
         family="service",
         auth=AuthScheme.NONE,
-        family_module="ingest.families.service",
+        family_module="ingest.documents",
         dedup=DedupPolicy.KEEP_FIRST,
         summary="This API's OpenAPI 3.1 document, generated from the catalog and the handlers' models.",
         operation_id="getOpenApiDocument",
@@ -253,7 +253,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path="/docs",
         family="service",
         auth=AuthScheme.NONE,
-        family_module="ingest.families.service",
+        family_module="ingest.documents",
         dedup=DedupPolicy.KEEP_FIRST,
         summary="Human-readable API documentation (one self-contained page that renders /openapi.json).",
         operation_id="getDocsPage",

@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ingest.auth import Authenticator, Principal, check_scope
 from ingest.catalog import AuthScheme, DedupPolicy, Endpoint
 from ingest.errors import BadRequest, IngestError, MethodNotAllowed, Unavailable, Violation
-from ingest.families.base import EventOutcome, Family, Outcome, Record, Response, Status
+from ingest.family import EventOutcome, Family, Outcome, Record, Response, Status
 from ingest.observability import logger, metrics
 from ingest.ratelimit import RateLimiter
 from ingest.request import Request, check_wire_size, decode_body

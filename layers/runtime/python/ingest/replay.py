@@ -32,7 +32,7 @@ from typing import Any
 from ingest import catalog
 from ingest.auth import Principal
 from ingest.errors import BadRequest, IngestError
-from ingest.families.base import Status
+from ingest.family import Status
 from ingest.pipeline import Pipeline, iso_utc
 from ingest.rejects import GZIP_MAGIC, LINE_FIELDS, REPLAYED, Reject, RejectKey, RejectNotFound, RejectStore
 from ingest.request import Request, decode_body

@@ -25,8 +25,8 @@ from pydantic import BaseModel, Field
 from ingest.auth import Principal
 from ingest.catalog import Limits
 from ingest.errors import BadRequest, IngestError, MethodNotAllowed, PayloadTooLarge, Unauthorized, Violation
-from ingest.families import logs_json
-from ingest.families.base import Family, Outcome, Record, Response, json_response
+from ingest.families.logs import jsonparse as logs_json
+from ingest.family import Family, Outcome, Record, Response, json_response
 from ingest.request import Request
 
 # 1-128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, never "..": nothing

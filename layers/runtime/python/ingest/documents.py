@@ -18,11 +18,11 @@ from pydantic import BaseModel
 
 from ingest.auth import Principal
 from ingest.errors import IngestError
-from ingest.families.base import Family, Response, json_response
+from ingest.family import Family, Response, json_response
 from ingest.request import Request
 from ingest.store import Deadline, Store
 
-DOCS_PAGE = Path(__file__).resolve().parent.parent / "static" / "docs.html"
+DOCS_PAGE = Path(__file__).resolve().parent / "static" / "docs.html"
 # Documents change only with a deployment: let clients and proxies keep them a few minutes.
 CACHE_CONTROL = {"Cache-Control": "public, max-age=300"}
 

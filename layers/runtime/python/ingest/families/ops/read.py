@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field
 
 from ingest.auth import Principal
 from ingest.errors import BadRequest, NotFound
-from ingest.families.base import Response, json_response
-from ingest.families.ops import OpsErrorEnvelope, OpsFamily
-from ingest.families.ops_model import INFO_TYPES, PROBLEM_TYPES
+from ingest.family import Response, json_response
+from ingest.families.ops.family import OpsErrorEnvelope, OpsFamily
+from ingest.families.ops.model import INFO_TYPES, PROBLEM_TYPES
 from ingest.readback import EventReader, StoredEvent
 from ingest.request import Request
 from ingest.store import Deadline, Store

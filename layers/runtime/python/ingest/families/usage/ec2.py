@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
 
-from ingest.families.usage import Text, UsageEvent, UsageFamily, UsageService, event_union, integer
+from ingest.families.usage.family import Text, UsageEvent, UsageFamily, UsageService, event_union, integer
 
 PositiveInteger = integer(minimum=1)
 PurchaseOption = Literal["on-demand", "spot", "reserved", "savings-plan", "dedicated"]

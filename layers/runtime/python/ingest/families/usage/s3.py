@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
-from ingest.families.usage import Count, Text, UsageEvent, UsageFamily, UsageService, event_union, integer
+from ingest.families.usage.family import Count, Text, UsageEvent, UsageFamily, UsageService, event_union, integer
 
 S3Provider = Literal["aws", "backblaze", "wasabi"]
 PartNumber = Annotated[integer(minimum=1), Field(description="The part's number (S3 numbers parts from 1).")]

@@ -31,8 +31,8 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from ingest.auth import Principal
 from ingest.catalog import Limits
 from ingest.errors import BadRequest, IngestError, Violation
-from ingest.families.base import Family, Outcome, Record, Response, Status, format_path, json_response
-from ingest.families.ops_model import (
+from ingest.family import Family, Outcome, Record, Response, Status, format_path, json_response
+from ingest.families.ops.model import (
     DEFAULT_TIMEOUT_MINUTES,
     ENTITY_TYPES,
     IGNORED_FOR_INFO,

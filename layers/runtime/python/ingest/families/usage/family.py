@@ -33,7 +33,7 @@ from ingest import catalog
 from ingest.auth import Principal
 from ingest.catalog import Endpoint, Limits
 from ingest.errors import BadRequest, IngestError, Violation
-from ingest.families.base import Family, Outcome, Record, Response, Status, format_path, json_response
+from ingest.family import Family, Outcome, Record, Response, Status, format_path, json_response
 from ingest.request import Request
 from ingest.types import Iso8601, epoch_ms
 

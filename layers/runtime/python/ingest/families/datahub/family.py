@@ -14,7 +14,7 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from ingest.auth import Principal
 from ingest.catalog import Limits
 from ingest.errors import BadRequest, IngestError
-from ingest.families.base import Family, Outcome, Record, Response, json_response
+from ingest.family import Family, Outcome, Record, Response, json_response
 from ingest.request import Request
 from ingest.types import Rfc3339, epoch_ms
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from ingest.auth import Principal
 from ingest.errors import NotFound
-from ingest.families.base import Response, json_response
-from ingest.families.logs import LogsFamily, MessageBody, checked_dataset, dedup_key
+from ingest.family import Response, json_response
+from ingest.families.logs.family import LogsFamily, MessageBody, checked_dataset, dedup_key
 from ingest.readback import EventReader
 from ingest.request import Request
 from ingest.store import Deadline, Store

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, Valid
 
 from ingest.auth import Principal
 from ingest.errors import BadRequest, NotFound
-from ingest.families.base import Response, format_path, json_response
-from ingest.families.datahub import DataHubFamily, ErrorBody, Provider
+from ingest.family import Response, format_path, json_response
+from ingest.families.datahub.family import DataHubFamily, ErrorBody, Provider
 from ingest.readback import EventReader, to_epoch_ms
 from ingest.request import Request, decode_body, parse_json
 from ingest.store import Deadline, Store

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from ingest.auth import Principal
 from ingest.catalog import Endpoint
 from ingest.errors import BadRequest, NotFound
-from ingest.families import usage_ec2, usage_s3
-from ingest.families.base import Family, Response, json_response
-from ingest.families.usage import UsageFamily, UsageMessageBody, UsageService
+from ingest.families.usage import ec2 as usage_ec2, s3 as usage_s3
+from ingest.family import Family, Response, json_response
+from ingest.families.usage.family import UsageFamily, UsageMessageBody, UsageService
 from ingest.readback import EventReader
 from ingest.request import Request
 from ingest.store import Deadline, Store

@@ -1,0 +1,1 @@
+"""datahub family package."""

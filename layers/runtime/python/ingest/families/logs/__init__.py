@@ -1,0 +1,1 @@
+"""logs family package."""
