@@ -14,7 +14,7 @@ F ?= events/datahub_events/valid_guide_sample.json
 
 export PYTHONPATH := $(CURDIR)/layers/runtime/python:$(CURDIR)
 
-.PHONY: help install serve invoke keys test test-fast synth bench events clean
+.PHONY: help install serve invoke keys handlers test test-fast synth bench events clean
 
 help:
 	@echo "make serve   run the whole service on 127.0.0.1:\$${PORT:-3000} (embedded moto on \$${EMULATOR_PORT:-4566})"
@@ -23,6 +23,7 @@ help:
 	@echo "make keys    ARGS='create --tenant acme --scope datahub': the key CLI against make serve's emulator"
 	@echo "make synth   ENV=<name>: cdk synth for one environment of cdk.json"
 	@echo "make bench   pipeline CPU per event vs. the orjson+pydantic floor; DynamoDB calls per request"
+	@echo "make handlers  write functions/<route>/handler.py for every catalog route that has none"
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,10 @@ invoke: $(VENV)/.installed
 # The key CLI (docs/keys.md); defaults to the emulator of a running `make serve`.
 keys: $(VENV)/.installed
 	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:$${EMULATOR_PORT:-4566}} $(PY) -m cli keys $(ARGS)
+
+# One small handler per route, written from the catalog (a test fails when a folder disagrees).
+handlers: $(VENV)/.installed
+	$(PY) -m local.scaffold
 
 test: install
 	$(WITH_NODE) $(PY) -m pytest -q

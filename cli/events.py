@@ -14,7 +14,7 @@ import click
 
 from cli.aws import Target, target_options
 from cli.rejects import _moment
-from ingest.auth import FAMILIES
+from ingest import catalog
 from ingest.readback import EventReader, StoredEvent, to_epoch_ms
 from ingest.store import Deadline
 
@@ -40,7 +40,7 @@ def events() -> None:
 @events.command("list")
 @target_options("events_table")
 @click.option("--tenant", required=True, help="The tenant whose events to list.")
-@click.option("--family", required=True, type=click.Choice(FAMILIES), help="Which family's events.")
+@click.option("--family", required=True, type=click.Choice(catalog.family_names()), help="Which family's events.")
 @click.option("--stream", "--dataset", "--provider", "stream",
               help="DataHub provider, usage service (s3, ec2), log dataset or ops event type.")
 @click.option("--since", callback=_moment, help="Event time at or after: 2024-03-10T23:00:00Z, 2024-03-10, 24h, 7d.")

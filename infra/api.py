@@ -1,6 +1,6 @@
 """The REST API: one resource path, method and function per catalog endpoint, built in a loop.
 
-Adding an endpoint to ``ingest.catalog.ENDPOINTS`` (plus its ``functions/<name>/`` folder) is all
+Adding a route to its family's spec (``ingest.catalog.ENDPOINTS``) (plus its ``functions/<name>/`` folder) is all
 it takes to deploy it; nothing here names an endpoint.
 """
 
@@ -10,7 +10,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from ingest.catalog import ENDPOINTS, AuthScheme, Endpoint
+from ingest.catalog import ENDPOINTS, Endpoint
 
 from infra.authorizer import KeyAuthorizers
 from infra.config import EnvConfig
@@ -64,7 +64,7 @@ class IngestApi(Construct):
                 environment=environment,
             )
             method = add_route(self.rest_api, endpoint, function.function, self.authorizers.for_endpoint(endpoint))
-            _acknowledge_method_auth(method, public=endpoint.auth is AuthScheme.NONE)
+            _acknowledge_method_auth(method, public=endpoint.public)
             for refused in add_refused_routes(self.rest_api, endpoint, function.function):
                 _acknowledge_refused_method(refused)
             self.functions[endpoint.name] = function
@@ -191,7 +191,7 @@ def _acknowledge_refused_method(method: apigateway.Method) -> None:
 
 
 def _acknowledge_method_auth(method: apigateway.Method, *, public: bool = False) -> None:
-    if public:  # AuthScheme.NONE: GET /openapi.json and GET /docs
+    if public:  # no key: GET /openapi.json and GET /docs
         reason = (
             "Public documentation of the API (its OpenAPI document and the page that renders it): "
             "static content generated from the catalog, no tenant data, nothing stored; every "

@@ -23,9 +23,8 @@ from infra.lambda_platform import platform_function
 from infra.nag import acknowledge
 from infra.paths import REPO_ROOT
 from infra.storage import Storage
-from ingest.auth import credential_header
 from ingest.authorizer import DENIED_BODY
-from ingest.catalog import AuthScheme, Endpoint
+from ingest.catalog import Endpoint
 
 # A different entry point name from the endpoint handlers' on purpose: this is not a catalog route.
 AUTHORIZER_HANDLER = "handler.authorize"
@@ -33,12 +32,6 @@ AUTHORIZER_CODE_DIR = REPO_ROOT / "functions" / "authorizer"
 # One GetItem and a hash: small and quick. API Gateway waits at most 30 s for an authorizer.
 TIMEOUT = cdk.Duration.seconds(10)
 MEMORY_MB = 256
-# The header names as documented by each family (API Gateway matches them case-insensitively).
-IDENTITY_HEADERS: Mapping[AuthScheme, str] = {
-    AuthScheme.BEARER: "Authorization",
-    AuthScheme.API_TOKEN: "Authorization",
-    AuthScheme.X_API_KEY: "X-API-Key",
-}
 
 
 class KeyAuthorizers(Construct):
@@ -75,13 +68,13 @@ class KeyAuthorizers(Construct):
 
     def for_endpoint(self, endpoint: Endpoint) -> apigateway.RequestAuthorizer | None:
         """The family's authorizer (created on first use, shared by the family's routes); None for a
-        public route (AuthScheme.NONE: the service's own documents, which need no key)."""
-        if endpoint.auth is AuthScheme.NONE:
+        public route (the service's own documents, which need no key). The identity source is the
+        header the family's AuthScheme names, the very header the handler reads."""
+        if endpoint.public:
             return None
         authorizer = self._by_family.get(endpoint.family)
         if authorizer is None:
-            header = IDENTITY_HEADERS[endpoint.auth]
-            assert header.lower() == credential_header(endpoint.auth)  # the header the handler reads
+            header = endpoint.auth.header
             authorizer = apigateway.RequestAuthorizer(
                 self,
                 f"{endpoint.family.capitalize()}Authorizer",

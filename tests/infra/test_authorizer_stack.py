@@ -15,10 +15,10 @@ from tests.conftest import ROOT
 # jsii runs `node`: the pinned Node 22 first on PATH (as tests/infra does), before aws_cdk loads.
 os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
-from infra.authorizer import AUTHORIZER_HANDLER, IDENTITY_HEADERS  # noqa: E402
+from infra.authorizer import AUTHORIZER_HANDLER  # noqa: E402
 from infra.config import config_for, load_cdk_json_context  # noqa: E402
 from ingest.authorizer import DENIED_BODY  # noqa: E402
-from ingest.catalog import ENDPOINTS, AuthScheme, refused_routes  # noqa: E402
+from ingest.catalog import ENDPOINTS, refused_routes  # noqa: E402
 from tests.infra.infra_synth import synthesize  # noqa: E402
 from tests.infra.template_routes import template_routes  # noqa: E402
 
@@ -37,13 +37,13 @@ def of_type(template: dict, resource_type: str) -> dict[str, dict]:
 def test_one_request_authorizer_per_family_on_the_family_header_with_the_configured_ttl(template):
     ttl = config_for("dev", load_cdk_json_context()["environments"]).authorizer_cache_seconds
     authorizers = of_type(template, "AWS::ApiGateway::Authorizer")
-    families = {endpoint.family: endpoint for endpoint in ENDPOINTS if endpoint.auth is not AuthScheme.NONE}
+    families = {endpoint.family: endpoint for endpoint in ENDPOINTS if not endpoint.public}
     assert len(authorizers) == len(families)
     for authorizer in authorizers.values():
         props = authorizer["Properties"]
         family = props["Name"].rsplit("-", 1)[1]
         assert props["Type"] == "REQUEST"
-        assert props["IdentitySource"] == f"method.request.header.{IDENTITY_HEADERS[families[family].auth]}"
+        assert props["IdentitySource"] == families[family].auth.identity_source
         assert props["AuthorizerResultTtlInSeconds"] == ttl
 
 
@@ -63,7 +63,7 @@ def test_every_route_is_behind_its_familys_authorizer(template):
     refused = refused_routes()
     for logical_id, method in methods.items():
         props = method["Properties"]
-        if paths[logical_id] in refused or routes[paths[logical_id]].auth is AuthScheme.NONE:
+        if paths[logical_id] in refused or routes[paths[logical_id]].public:
             assert props["AuthorizationType"] == "NONE", logical_id  # 405 only, or a public document
             continue
         endpoint = routes[paths[logical_id]]
@@ -105,7 +105,7 @@ def test_the_authorizer_function_reads_key_records_and_nothing_else(template, tm
         for p in of_type(template, "AWS::Lambda::Permission").values()
         if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
-    assert len(permissions) == len({endpoint.family for endpoint in ENDPOINTS if endpoint.auth is not AuthScheme.NONE})
+    assert len(permissions) == len({endpoint.family for endpoint in ENDPOINTS if not endpoint.public})
     assert {p["Principal"] for p in permissions} == {"apigateway.amazonaws.com"}
 
 

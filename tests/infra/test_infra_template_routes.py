@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
-from ingest.catalog import AuthScheme, DedupPolicy, Endpoint
+from ingest.catalog import Endpoint, FamilySpec, Route, RouteKind, WritePolicy
 
 from infra.api import add_route
 from tests.infra.template_routes import template_routes
@@ -30,7 +30,9 @@ FUTURE_ROUTES = {
 
 def endpoint(method: str, path: str) -> Endpoint:
     name = path.strip("/").replace("/", "_").replace("{", "").replace("}", "") or "root"
-    return Endpoint(name, method, path, "test", AuthScheme.X_API_KEY, "ingest.families.test", DedupPolicy.KEEP_FIRST)
+    spec = FamilySpec("test", "Test", None, WritePolicy.KEEP_FIRST,
+                      (Route(name, method, path, RouteKind.INGEST, impl=None),))
+    return spec.routes[0]
 
 
 def test_add_route_and_template_routes_round_trip_nested_and_parameter_paths() -> None:

@@ -7,29 +7,25 @@ import json
 import uuid
 
 from ingest import catalog
-from ingest.catalog import AuthScheme, Endpoint
+from ingest.catalog import Endpoint
 from ingest.observability import metrics
 from local.context import LocalContext
 from tests.conftest import EVENTS
 
 CREDENTIAL_HEADERS = ("authorization", "x-api-key")
-SCHEME_WORD = {AuthScheme.BEARER: "Bearer ", AuthScheme.API_TOKEN: "Api-Token ", AuthScheme.X_API_KEY: ""}
-HEADER_NAME = {
-    AuthScheme.BEARER: "Authorization",
-    AuthScheme.API_TOKEN: "Authorization",
-    AuthScheme.X_API_KEY: "X-API-Key",
-}
 
 
 def credential(endpoint: Endpoint, key: str) -> dict[str, str]:
     """The family's own credential header carrying `key`."""
-    return {HEADER_NAME[endpoint.auth]: SCHEME_WORD[endpoint.auth] + key}
+    scheme = endpoint.auth
+    return {scheme.header: (f"{scheme.word} " if scheme.word else "") + key}
 
 
 def other_family_credential(endpoint: Endpoint, key: str) -> dict[str, str]:
     """A credential header of another scheme: right key, wrong header."""
-    other = AuthScheme.X_API_KEY if endpoint.auth is not AuthScheme.X_API_KEY else AuthScheme.BEARER
-    return {HEADER_NAME[other]: SCHEME_WORD[other] + key}
+    if endpoint.auth.header_key == "x-api-key":
+        return {"Authorization": f"Bearer {key}"}
+    return {"X-API-Key": key}
 
 
 def valid_sample(endpoint: Endpoint) -> dict | None:

@@ -67,7 +67,7 @@ def effect(answer: dict) -> str:
     return statement["Effect"]
 
 
-KEYED = [endpoint for endpoint in catalog.ENDPOINTS if endpoint.auth is not catalog.AuthScheme.NONE]
+KEYED = [endpoint for endpoint in catalog.ENDPOINTS if not endpoint.public]
 
 
 @pytest.mark.parametrize("endpoint", KEYED, ids=lambda e: e.name)

@@ -10,7 +10,7 @@ import pytest
 
 from cli.keys import KeyAdmin
 from ingest import catalog
-from ingest.catalog import AuthScheme, DedupPolicy, Endpoint, Limits
+from ingest.catalog import Endpoint
 from ingest.pipeline import Pipeline
 from ingest.store import Store
 from tests.integration.keys_support import (
@@ -118,29 +118,12 @@ def test_a_key_outside_its_family_scope_gets_403_in_the_dialect(admin, invoke, e
 
 # --- dataset scopes (log events) ----------------------------------------------------------------
 
-# The logs family's route shape, for when the catalog has no logs endpoint yet: the scope check only
-# reads the family and the `dataset` path parameter, so any family module can render the answer.
-TEST_LOGS_ENDPOINT = Endpoint(
-    name="keys_test_logs",
-    method="POST",
-    path="/v1/{dataset}",
-    family="logs",
-    auth=AuthScheme.X_API_KEY,
-    family_module="ingest.families.datahub.family",
-    dedup=DedupPolicy.OVERWRITE,
-    limits=Limits(max_events=10),
-)
-
-
 def logs_route() -> tuple[Endpoint, dict]:
     """(endpoint, a valid event for it): the catalog's logs route when it exists."""
     for endpoint in catalog.ENDPOINTS:
         if endpoint.family == "logs" and "{dataset}" in endpoint.path and valid_sample(endpoint):
             return endpoint, valid_sample(endpoint)
-    from local import apigw
-
-    event = apigw.to_event(TEST_LOGS_ENDPOINT, {"dataset": "x"}, "POST", "/v1/x", [], datahub_body(), "127.0.0.1")
-    return TEST_LOGS_ENDPOINT, event
+    raise AssertionError("the catalog has no logs route with a valid sample event")
 
 
 def on_dataset(event: dict, dataset: str) -> dict:

@@ -7,7 +7,6 @@ import pytest
 
 from ingest.auth import (
     DEFAULT_RATE_LIMIT,
-    FAMILIES,
     Authenticator,
     Principal,
     Scope,
@@ -21,9 +20,16 @@ from ingest.auth import (
     principal_of,
     split_key,
 )
-from ingest.catalog import ENDPOINTS, AuthScheme
+from ingest import catalog
+from ingest.catalog import ENDPOINTS
+from ingest.spec import AuthScheme
 from ingest.errors import Forbidden, Unauthorized
 from ingest.request import Request
+
+# The three ways the families present a key (their specs declare them; these tests need only the shapes).
+BEARER = AuthScheme("bearer", "Authorization", "Bearer")
+API_TOKEN = AuthScheme("api-token", "Authorization", "Api-Token")
+X_API_KEY = AuthScheme("x-api-key", "X-API-Key")
 
 EXAMPLE = "EXMPLKEY.SGVsbG8gd29ybGQgZnJvbSBEYXNoZGl2ZSEgKGJhc2U2NCk="  # seed 000's example
 
@@ -84,11 +90,11 @@ def test_only_the_hash_is_stored():
 @pytest.mark.parametrize(
     ("scheme", "headers"),
     [
-        (AuthScheme.BEARER, {"authorization": ["Bearer K"]}),
-        (AuthScheme.BEARER, {"Authorization": ["bearer K"]}),
-        (AuthScheme.API_TOKEN, {"AUTHORIZATION": ["Api-Token K"]}),
-        (AuthScheme.API_TOKEN, {"authorization": ["api-token K"]}),
-        (AuthScheme.X_API_KEY, {"X-Api-Key": ["K"]}),
+        (BEARER, {"authorization": ["Bearer K"]}),
+        (BEARER, {"Authorization": ["bearer K"]}),
+        (API_TOKEN, {"AUTHORIZATION": ["Api-Token K"]}),
+        (API_TOKEN, {"authorization": ["api-token K"]}),
+        (X_API_KEY, {"X-Api-Key": ["K"]}),
     ],
 )
 def test_each_family_header_is_read_case_insensitively(scheme, headers):
@@ -98,11 +104,11 @@ def test_each_family_header_is_read_case_insensitively(scheme, headers):
 @pytest.mark.parametrize(
     ("scheme", "headers"),
     [
-        (AuthScheme.BEARER, {}),
-        (AuthScheme.BEARER, {"authorization": ["Basic K"]}),
-        (AuthScheme.BEARER, {"x-api-key": ["K"]}),  # another family's header
-        (AuthScheme.X_API_KEY, {"x-api-key": ["K", "K"]}),  # two credentials
-        (AuthScheme.API_TOKEN, {"authorization": ["Bearer K"]}),
+        (BEARER, {}),
+        (BEARER, {"authorization": ["Basic K"]}),
+        (BEARER, {"x-api-key": ["K"]}),  # another family's header
+        (X_API_KEY, {"x-api-key": ["K", "K"]}),  # two credentials
+        (API_TOKEN, {"authorization": ["Bearer K"]}),
     ],
 )
 def test_missing_wrong_or_repeated_headers_are_401(scheme, headers):
@@ -114,7 +120,7 @@ def test_authenticate_accepts_the_stored_key_and_rejects_a_wrong_secret_the_same
     key = generate_key()
     keys = FakeKeys({split_key(key): key_record(key, "acme")})
     auth = Authenticator(keys)
-    principal = auth.authenticate(req({"authorization": [f"Bearer {key}"]}), AuthScheme.BEARER)
+    principal = auth.authenticate(req({"authorization": [f"Bearer {key}"]}), BEARER)
     assert principal.tenant == "acme"
 
     wrong_secret = key[:9] + ("A" if key[9] != "A" else "B") + key[10:]
@@ -122,7 +128,7 @@ def test_authenticate_accepts_the_stored_key_and_rejects_a_wrong_secret_the_same
     messages = set()
     for candidate in (wrong_secret, unknown_prefix):
         with pytest.raises(Unauthorized) as caught:
-            auth.authenticate(req({"authorization": [f"Bearer {candidate}"]}), AuthScheme.BEARER)
+            auth.authenticate(req({"authorization": [f"Bearer {candidate}"]}), BEARER)
         messages.add(caught.value.message)
         assert candidate not in caught.value.message
     assert len(messages) == 1  # nothing tells whether the prefix exists
@@ -134,7 +140,7 @@ def test_revoked_and_expired_keys_are_401():
     for extra in ({"revoked_at": "2024-01-01T00:00:00+00:00"}, {"expires_at": "2000-01-01T00:00:00+00:00"}):
         auth = Authenticator(FakeKeys({split_key(key): {**key_record(key, "acme"), **extra}}))
         with pytest.raises(Unauthorized):
-            auth.authenticate(req({"authorization": [f"Bearer {key}"]}), AuthScheme.BEARER)
+            auth.authenticate(req({"authorization": [f"Bearer {key}"]}), BEARER)
 
 
 def test_hash_is_sha256_hex():
@@ -149,8 +155,8 @@ def test_tenant_names_are_restricted_because_they_become_key_parts():
 # --- scopes, stored records, bad input, equal work -------------------------------------------------
 
 def test_every_catalog_family_can_be_named_in_a_scope():
-    # AuthScheme.NONE routes (the public documents) take no key, so no scope names them.
-    assert {endpoint.family for endpoint in ENDPOINTS if endpoint.auth is not AuthScheme.NONE} <= set(FAMILIES)
+    # Public routes (the service's own documents) take no key, so no scope names them.
+    assert {endpoint.family for endpoint in ENDPOINTS if not endpoint.public} <= set(catalog.family_names())
 
 
 @pytest.mark.parametrize(
@@ -197,10 +203,10 @@ def test_scope_check(scopes, family, dataset, allowed):
     principal = Principal("acme", "ABCDEFGH", scopes=parse_scopes(scopes))
     parameters = {"dataset": dataset} if dataset else {}
     if allowed:
-        check_scope(principal, family, parameters)
+        check_scope(principal, family, catalog.spec(family).scope_resource, parameters)
     else:
         with pytest.raises(Forbidden) as caught:
-            check_scope(principal, family, parameters)
+            check_scope(principal, family, catalog.spec(family).scope_resource, parameters)
         assert caught.value.status == 403
         # Names what was refused: the dataset when the family itself is in scope, else the family.
         refused = repr(dataset) if dataset and any(s.startswith(family) for s in scopes) else family
@@ -210,7 +216,7 @@ def test_scope_check(scopes, family, dataset, allowed):
 def test_a_logs_key_limited_to_datasets_is_forbidden_on_a_logs_route_without_one():
     principal = Principal("acme", "ABCDEFGH", scopes=parse_scopes(["logs:app"]))
     with pytest.raises(Forbidden):
-        check_scope(principal, "logs", {})
+        check_scope(principal, "logs", "dataset", {})
 
 
 def test_record_carries_tenant_name_scopes_times_and_limit_but_never_the_key():
@@ -256,19 +262,19 @@ VALID = generate_key()
 @pytest.mark.parametrize(
     ("name", "scheme", "headers"),
     [
-        ("wrong shape", AuthScheme.BEARER, {"Authorization": ["Bearer SHORT.abc"]}),
-        ("non-base64 payload", AuthScheme.BEARER, {"Authorization": [f"Bearer {VALID[:9]}{'!' * 48}"]}),
-        ("empty header", AuthScheme.BEARER, {"Authorization": [""]}),
-        ("empty x-api-key", AuthScheme.X_API_KEY, {"X-API-Key": [""]}),
-        ("scheme only", AuthScheme.API_TOKEN, {"Authorization": ["Api-Token"]}),
-        ("two headers", AuthScheme.BEARER, {"Authorization": [f"Bearer {VALID}", f"Bearer {VALID}"]}),
-        ("two headers, two spellings", AuthScheme.X_API_KEY, {"X-API-Key": [VALID], "x-api-key": [VALID]}),
-        ("trailing spaces", AuthScheme.BEARER, {"Authorization": [f"Bearer {VALID}  "]}),
-        ("trailing spaces x-api-key", AuthScheme.X_API_KEY, {"x-api-key": [f"{VALID} "]}),
-        ("two spaces after the scheme", AuthScheme.API_TOKEN, {"Authorization": [f"Api-Token  {VALID}"]}),
-        ("another family's header", AuthScheme.BEARER, {"X-API-Key": [VALID]}),
-        ("another family's scheme", AuthScheme.API_TOKEN, {"Authorization": [f"Bearer {VALID}"]}),
-        ("x-api-key given an Authorization", AuthScheme.X_API_KEY, {"Authorization": [f"Bearer {VALID}"]}),
+        ("wrong shape", BEARER, {"Authorization": ["Bearer SHORT.abc"]}),
+        ("non-base64 payload", BEARER, {"Authorization": [f"Bearer {VALID[:9]}{'!' * 48}"]}),
+        ("empty header", BEARER, {"Authorization": [""]}),
+        ("empty x-api-key", X_API_KEY, {"X-API-Key": [""]}),
+        ("scheme only", API_TOKEN, {"Authorization": ["Api-Token"]}),
+        ("two headers", BEARER, {"Authorization": [f"Bearer {VALID}", f"Bearer {VALID}"]}),
+        ("two headers, two spellings", X_API_KEY, {"X-API-Key": [VALID], "x-api-key": [VALID]}),
+        ("trailing spaces", BEARER, {"Authorization": [f"Bearer {VALID}  "]}),
+        ("trailing spaces x-api-key", X_API_KEY, {"x-api-key": [f"{VALID} "]}),
+        ("two spaces after the scheme", API_TOKEN, {"Authorization": [f"Api-Token  {VALID}"]}),
+        ("another family's header", BEARER, {"X-API-Key": [VALID]}),
+        ("another family's scheme", API_TOKEN, {"Authorization": [f"Bearer {VALID}"]}),
+        ("x-api-key given an Authorization", X_API_KEY, {"Authorization": [f"Bearer {VALID}"]}),
     ],
 )
 def test_bad_input_is_a_clean_401_that_never_echoes_the_key(name, scheme, headers):
@@ -305,6 +311,6 @@ def test_unknown_prefix_and_wrong_secret_do_the_same_work(monkeypatch):
         calls.clear()
         keys.lookups.clear()
         with pytest.raises(Unauthorized) as caught:
-            Authenticator(keys).authenticate(req({"authorization": [f"Bearer {candidate}"]}), AuthScheme.BEARER)
+            Authenticator(keys).authenticate(req({"authorization": [f"Bearer {candidate}"]}), BEARER)
         traces.append((list(calls), len(keys.lookups), caught.value.message))
     assert traces[0] == traces[1] == ([("hash", 57), ("compare", 64, 64)], 1, "Invalid API key.")

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ingest import catalog
 from ingest.auth import Principal
-from ingest.catalog import Endpoint, Limits
+from ingest.catalog import Endpoint, Limits, Route, RouteKind
 from ingest.errors import BadRequest, Unauthorized
 from ingest.families.usage import ec2 as usage_ec2, family as usage, s3 as usage_s3
 from ingest.family import EventOutcome, Outcome, Status
@@ -20,9 +20,17 @@ from ingest.settings import Settings
 from ingest.types import Iso8601
 
 SETTINGS = Settings()
-S3_SINGLE = usage_s3.FAMILY.bind(catalog.get("usage_s3"), SETTINGS)
-S3_BATCH = usage_s3.FAMILY.bind(catalog.get("usage_s3_batch"), SETTINGS)
-EC2_BATCH = usage_ec2.FAMILY.bind(catalog.get("usage_ec2_batch"), SETTINGS)
+
+
+def bound(name: str, settings):
+    """A catalog route's family object, bound as its Pipeline binds it."""
+    endpoint = catalog.get(name)
+    return endpoint.impl.bind(endpoint, settings)
+
+
+S3_SINGLE = bound("usage_s3", SETTINGS)
+S3_BATCH = bound("usage_s3_batch", SETTINGS)
+EC2_BATCH = bound("usage_ec2_batch", SETTINGS)
 TIME = "2024-03-01T12:00:00Z"
 
 
@@ -257,9 +265,9 @@ def test_batch_route_takes_an_array_within_the_limit(body, message):
 def test_the_batch_limit_defaults_to_1000_and_is_configurable():
     assert catalog.get("usage_s3_batch").limits.max_events == catalog.get("usage_ec2_batch").limits.max_events == 1_000
     settings = Settings(limits={"usage_s3_batch": {"max_events": 250}})
-    bound = usage_s3.FAMILY.bind(catalog.get("usage_s3_batch_size"), settings)
-    assert bound.answer(request(), Principal("t", "PREFIX01")).body == b"250"
-    default = usage_s3.FAMILY.bind(catalog.get("usage_s3_batch_size"), SETTINGS)
+    configured = bound("usage_s3_batch_size", settings)
+    assert configured.answer(request(), Principal("t", "PREFIX01")).body == b"250"
+    default = bound("usage_s3_batch_size", SETTINGS)
     response = default.answer(request(), Principal("t", "PREFIX01"))
     assert (response.status, response.body, response.content_type) == (200, b"1000", "text/plain; charset=utf-8")
 
@@ -270,16 +278,14 @@ def test_routes_bind_to_their_role_and_a_foreign_route_fails_at_cold_start():
     assert roles == {"usage_s3": "single", "usage_s3_batch": "batch", "usage_s3_batch_size": "batch_size",
                      "usage_ec2": "single", "usage_ec2_batch": "batch", "usage_ec2_batch_size": "batch_size",
                      "usage_ping": "ping"}
-    stray = Endpoint("x", "POST", "/s3/other", "usage", catalog.AuthScheme.X_API_KEY, "ingest.families.usage.s3",
-                     catalog.DedupPolicy.KEEP_FIRST)
-    with pytest.raises(ValueError, match="POST /s3/other"):
-        usage_s3.FAMILY.bind(stray, SETTINGS)
+    # A service's family object declared on an ingest route without its role (single or batch).
+    stray = Route("x", "POST", "/s3/other", RouteKind.INGEST, impl=usage.UsageFamily(usage_s3.SERVICE))
+    with pytest.raises(ValueError, match="needs a service and the role"):
+        stray.impl.bind(stray, SETTINGS)
 
 
 def importlib_family(endpoint: Endpoint):
-    import importlib
-
-    return importlib.import_module(endpoint.family_module).FAMILY
+    return endpoint.impl
 
 
 # --- EC2 --------------------------------------------------------------------------------------------
@@ -377,17 +383,17 @@ def test_errors_render_as_message_in_the_dialect():
 
 
 def test_ping_answers_pong():
-    ping = usage.FAMILY.bind(catalog.get("usage_ping"), SETTINGS)
+    ping = bound("usage_ping", SETTINGS)
     response = ping.answer(request(), Principal("t", "PREFIX01"))
     assert (response.status, json.loads(response.body)) == (200, {"message": "pong"})
 
 
 def test_openapi_request_bodies_are_the_validating_models():
-    single = usage_s3.FAMILY.openapi_request(catalog.get("usage_s3"))
-    batch = TypeAdapter(usage_s3.FAMILY.openapi_request(catalog.get("usage_s3_batch"))).json_schema()
+    single = catalog.get("usage_s3").impl.openapi_request(catalog.get("usage_s3"))
+    batch = TypeAdapter(catalog.get("usage_s3_batch").impl.openapi_request(catalog.get("usage_s3_batch"))).json_schema()
     assert single is usage_s3.S3Event
     assert batch["type"] == "array" and batch["minItems"] == 1 and batch["maxItems"] == 1_000
-    assert usage.FAMILY.openapi_request(catalog.get("usage_ping")) is None
+    assert catalog.get("usage_ping").impl.openapi_request(catalog.get("usage_ping")) is None
     with pytest.raises(ValidationError):
         TypeAdapter(single).validate_python(get_object(action="Nope"))
 

@@ -13,13 +13,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ingest import catalog
-from ingest.families.usage.s3 import FAMILY
 from ingest.settings import Settings
 from tests.conftest import REFERENCE
 
 SPEC = json.loads((REFERENCE / "specs" / "dashdive_openapi.json").read_text())
 S3_EVENT = SPEC["components"]["schemas"]["S3Event"]
 VARIANTS = S3_EVENT["oneOf"]
+FAMILY = catalog.get("usage_s3").impl
 SINGLE = FAMILY.bind(catalog.get("usage_s3"), Settings())
 
 

@@ -5,9 +5,12 @@ stored only as a SHA-256 hash. It is looked up by its prefix and its hash compar
 An unknown prefix is compared against a dummy hash, so the answer takes the same work whether or not
 the prefix exists. Every failure answers the same 401 message, and no message ever echoes the key.
 
-Scopes limit a key to families (`datahub`, `usage`, `logs`, `ops`, or `*` for all) and, for families
-whose routes name a resource in the path (log events: `/v1/{dataset}`), to resource names or
-prefixes: `logs:app` (exactly the dataset `app`), `logs:app-*` (every dataset starting `app-`).
+Scopes limit a key to families (the names in `ingest.registry`, or `*` for all) and, for a family
+whose spec names a scope resource (a path parameter, e.g. a log dataset in `/v1/{dataset}`), to
+resource names or prefixes: `<family>:app` (exactly `app`), `<family>:app-*` (every name starting `app-`).
+
+How a key is presented is each family's `AuthScheme` (`ingest.spec`): a header, and optionally a
+word before the key (`Authorization: Bearer <key>`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ingest.catalog import AuthScheme
+from ingest import catalog
 from ingest.errors import Forbidden, Unauthorized
 from ingest.request import Request
+from ingest.spec import AuthScheme
 
 KEY_PATTERN = re.compile(r"([A-Za-z0-9]{8})\.([A-Za-z0-9+/]{46}[A-Za-z0-9+/=]{2})")
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9]{8}")
@@ -41,33 +45,36 @@ DEFAULT_RATE_LIMIT = 1_000
 MAX_RATE_LIMIT = 1_000_000
 
 ALL = "*"
-FAMILIES = ("datahub", "usage", "logs", "ops")
-# Families whose scopes may name a resource, and the path parameter that carries it.
-RESOURCE_PARAMETERS: Mapping[str, str] = {"logs": "dataset"}
 # A resource name, or a prefix of one followed by `*`.
 _RESOURCE_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}\*?|\*")
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    family: str  # one of FAMILIES, or ALL
+    family: str  # a registered family (ingest.registry), or ALL
     resource: str | None = None  # None: every resource; "name": exactly it; "pre*": every name starting "pre"
 
     @classmethod
-    def parse(cls, text: str) -> Scope:
+    def parse(cls, text: str, *, check_resource: bool = True) -> Scope:
+        """A scope, its family among the registered ones. Whether the family's routes name a resource
+        is its spec's word (`FamilySpec.scope_resource`), which means importing the family: a request
+        reading its own key's stored scopes (checked when the key was made) skips that
+        (`check_resource=False`), so a Lambda never imports another family to read a key."""
         family, colon, resource = text.strip().partition(":")
-        if family != ALL and family not in FAMILIES:
+        families = catalog.family_names()
+        if family != ALL and family not in families:
             raise ValueError(
-                f"scope {text!r}: unknown family {family!r}; expected one of {', '.join((ALL, *FAMILIES))}"
+                f"scope {text!r}: unknown family {family!r}; expected one of {', '.join((ALL, *families))}"
             )
         if not colon:
             return cls(family)
-        if family not in RESOURCE_PARAMETERS:
-            named = ", ".join(f"{name}:<{parameter}>" for name, parameter in RESOURCE_PARAMETERS.items())
+        parameters = resource_parameters() if check_resource else {family: "resource"}
+        if family not in parameters:
+            named = ", ".join(f"{name}:<{parameter}>" for name, parameter in parameters.items())
             raise ValueError(f"scope {text!r}: only {named} scopes can name a resource")
         if not _RESOURCE_PATTERN.fullmatch(resource):
             raise ValueError(
-                f"scope {text!r}: a {RESOURCE_PARAMETERS[family]} is letters, digits, '.', '_' or '-', "
+                f"scope {text!r}: a {parameters[family]} is letters, digits, '.', '_' or '-', "
                 "optionally ending in '*' to mean a prefix"
             )
         return cls(family, None if resource == ALL else resource)
@@ -87,9 +94,14 @@ class Scope:
         return resource == self.resource
 
 
-def parse_scopes(texts: Iterable[str]) -> tuple[Scope, ...]:
+def resource_parameters() -> dict[str, str]:
+    """family -> the path parameter its scopes may name (families whose spec declares one)."""
+    return {spec.name: spec.scope_resource for spec in catalog.specs() if spec.scope_resource}
+
+
+def parse_scopes(texts: Iterable[str], *, check_resource: bool = True) -> tuple[Scope, ...]:
     """Validated scopes, duplicates dropped, in the order given; at least one is required."""
-    scopes = tuple(dict.fromkeys(Scope.parse(text) for text in texts))
+    scopes = tuple(dict.fromkeys(Scope.parse(text, check_resource=check_resource) for text in texts))
     if not scopes:
         raise ValueError(f"a key needs at least one scope (a family, or {ALL!r} for every family)")
     return scopes
@@ -105,9 +117,9 @@ class Principal:
     rate_limit: int = DEFAULT_RATE_LIMIT  # requests per minute
 
 
-def check_scope(principal: Principal, family: str, path_parameters: Mapping[str, str]) -> None:
-    """Raise Forbidden (403 in the family's dialect) when the key may not send this request."""
-    parameter = RESOURCE_PARAMETERS.get(family)
+def check_scope(principal: Principal, family: str, parameter: str | None, path_parameters: Mapping[str, str]) -> None:
+    """Raise Forbidden (403 in the family's dialect) when the key may not send this request.
+    `parameter`: the path parameter the family's scopes may name (its spec's scope_resource)."""
     resource = path_parameters.get(parameter) if parameter else None
     if any(scope.covers(family, resource) for scope in principal.scopes):
         return
@@ -139,23 +151,22 @@ def split_key(key: str) -> str:
 
 
 def credential_header(scheme: AuthScheme) -> str:
-    """The header a family's clients send their key in (matched case-insensitively)."""
-    return "x-api-key" if scheme is AuthScheme.X_API_KEY else "authorization"
+    """The header a family's clients send their key in (lower case: matched case-insensitively)."""
+    return scheme.header_key
 
 
 def presented_key(request: Request, scheme: AuthScheme) -> str:
-    """The key as the family presents it. Two auth headers, or a wrong scheme, are a 401."""
-    values = request.header_values(credential_header(scheme))
+    """The key as the family presents it. Two auth headers, or a wrong scheme word, are a 401."""
+    values = request.header_values(scheme.header_key)
     if not values:
         raise Unauthorized("Missing API key.")
     if len(values) > 1:
         raise Unauthorized("More than one credential header was sent.")
     value = values[0]
-    if scheme is AuthScheme.X_API_KEY:
+    if scheme.word is None:
         return value
-    expected = "bearer" if scheme is AuthScheme.BEARER else "api-token"
     word, _, key = value.partition(" ")
-    if word.lower() != expected:
+    if word.lower() != scheme.word.lower():
         raise Unauthorized(INVALID_KEY)
     return key
 
@@ -179,7 +190,7 @@ class Authenticator:
 
 def principal_of(record: Mapping) -> Principal:
     # Keys stored before scopes and limits existed carry neither: they keep working unrestricted.
-    scopes = parse_scopes(record.get("scopes") or (ALL,))
+    scopes = parse_scopes(record.get("scopes") or (ALL,), check_resource=False)  # checked when the key was made
     return Principal(
         tenant=record["tenant"],
         key_prefix=record["prefix"],

@@ -19,7 +19,6 @@ revoked key is refused by the handler at once even while the edge still holds a 
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 
 import orjson
@@ -52,7 +51,7 @@ class EdgeAuthorizer:
         """The family as the endpoint's own handler binds it, so the 401 body is the handler's."""
         family = self._families.get(endpoint.name)
         if family is None:
-            family = importlib.import_module(endpoint.family_module).FAMILY.bind(endpoint, self.settings)
+            family = endpoint.impl.bind(endpoint, self.settings)
             self._families[endpoint.name] = family
         return family
 

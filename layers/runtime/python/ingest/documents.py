@@ -20,7 +20,7 @@ from ingest.auth import Principal
 from ingest.errors import IngestError
 from ingest.family import Family, Response, json_response
 from ingest.request import Request
-from ingest.store import Deadline, Store
+from ingest.spec import FamilySpec, Route, RouteKind, WritePolicy
 
 DOCS_PAGE = Path(__file__).resolve().parent / "static" / "docs.html"
 # Documents change only with a deployment: let clients and proxies keep them a few minutes.
@@ -45,12 +45,11 @@ def docs_bytes() -> bytes:
 
 class ServiceFamily(Family):
     name = "service"
-    kind: str | None = None
 
-    serves_kinds = frozenset({"openapi", "docs"})
+    serves_kinds = frozenset({RouteKind.OPENAPI, RouteKind.DOCS})
 
-    def serve(self, request: Request, principal: Principal | None, store: Store, deadline: Deadline) -> Response:
-        if self.kind == "openapi":
+    def answer(self, request: Request, principal: Principal | None) -> Response:
+        if self.kind is RouteKind.OPENAPI:
             return Response(200, openapi_bytes(), headers=dict(CACHE_CONTROL))
         return Response(200, docs_bytes(), content_type="text/html; charset=utf-8", headers=dict(CACHE_CONTROL))
 
@@ -58,11 +57,34 @@ class ServiceFamily(Family):
         return json_response(error.status, {"message": error.message})
 
     def openapi_responses(self, endpoint) -> dict:
-        if endpoint.kind == "openapi":
+        if endpoint.kind is RouteKind.OPENAPI:
             ok: tuple[str, str, Any] = ("This document (OpenAPI 3.1).", "application/json", dict[str, Any])
         else:
             ok = ("The documentation page: self-contained HTML that renders /openapi.json.", "text/html", str)
-        return {200: ok, 500: ("Internal error; retry.", "application/json", ServiceMessageBody)}
+        return {200: ok}
 
 
 FAMILY = ServiceFamily()
+
+# The service's own routes (no key: AuthScheme None). Core, not a family package: they document the
+# families and own no data.
+SPEC = FamilySpec(
+    name="service",
+    title="Service",
+    auth=None,
+    write_policy=WritePolicy.KEEP_FIRST,  # stores nothing
+    error_model=ServiceMessageBody,
+    error_descriptions={500: "Internal error; retry."},
+    routes=(
+        Route(
+            name="openapi_document", method="GET", path="/openapi.json", kind=RouteKind.OPENAPI, impl=FAMILY,
+            summary="This API's OpenAPI 3.1 document, generated from the catalog and the handlers' models.",
+            operation_id="getOpenApiDocument",
+        ),
+        Route(
+            name="docs_page", method="GET", path="/docs", kind=RouteKind.DOCS, impl=FAMILY,
+            summary="Human-readable API documentation (one self-contained page that renders /openapi.json).",
+            operation_id="getDocsPage",
+        ),
+    ),
+)

@@ -1,6 +1,9 @@
-"""What a family is: its event model, how events sit in a request, its dedup key, its dialect.
+"""What a family does on its routes: how events sit in a request, its models, dedup key and dialect.
 
-The pipeline is one code path for every family; a family only fills in these hooks.
+The pipeline is one code path for every family; a family object (the `impl` of each of its routes in
+its `SPEC`, `ingest.spec`) only fills in these hooks. Read-back and delete are generic steps
+(`ingest.manage`) that a family configures through `lookups`/`render_stored` and
+`delete_request`/`render_deleted`.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from ingest.auth import Principal
-from ingest.catalog import Limits
 from ingest.errors import BadRequest, IngestError, Violation
 from ingest.request import Request, parse_json
+from ingest.spec import Limits, RouteKind
 
 if TYPE_CHECKING:
+    from ingest.manage import DeleteAsk, Lookup
+    from ingest.readback import StoredEvent
     from ingest.store import Deadline, ItemKey, Store
 
 
@@ -160,31 +165,48 @@ class Family:
     def render_error(self, error: IngestError) -> Response:
         raise NotImplementedError
 
-    # The Endpoint.kind values this family serves; None: any. A wrong catalog entry then fails at
-    # cold start, not on the first request.
-    serves_kinds: ClassVar[frozenset[str] | None] = None
+    # The route kinds this family object serves; None: any. A wrong spec entry then fails at cold
+    # start, not on the first request.
+    serves_kinds: ClassVar[frozenset[RouteKind] | None] = None
 
     def bind(self, endpoint, settings) -> Family:
-        """The family as one endpoint uses it (one module may serve several routes, e.g. the single
-        and the batch route of a service): a shallow copy that knows its endpoint, kind and settings,
-        sharing the adapters built at import. Called once per Pipeline; families extend it."""
+        """The family as one endpoint uses it: a shallow copy that knows its endpoint, kind and
+        settings, sharing the adapters built at import. Called once per Pipeline; families extend it."""
         if self.serves_kinds is not None and endpoint.kind not in self.serves_kinds:
             raise ValueError(f"{endpoint.name}: {type(self).__name__} serves {sorted(self.serves_kinds)} routes only")
         bound = copy.copy(self)
         bound.endpoint, bound.kind, bound.settings = endpoint, endpoint.kind, settings
+        bound.limits = settings.limits_for(endpoint)
         return bound
 
-    def answer(self, request: Request, principal: Principal) -> Response:
-        """The answer of a route that carries no events (its Endpoint.kind is not "ingest"), after
-        authentication: e.g. a ping."""
+    def answer(self, request: Request, principal: Principal | None) -> Response:
+        """The answer of a route that neither carries, reads nor deletes events (a ping, a batch
+        size, a document), after authentication, rate limit and scope."""
         raise NotImplementedError
 
-    def serve(self, request: Request, principal: Principal | None, store: Store, deadline: Deadline) -> Response:
-        """What the pipeline calls for a route that carries no events, after authentication, rate
-        limit and scope (principal is None on an AuthScheme.NONE route). A route that reads or
-        deletes stored events needs the store; errors are raised as IngestError and rendered by
-        render_error. Default: `answer`."""
-        return self.answer(request, principal)
+    # --- read-back (RouteKind.READ; the step is ingest.manage.read_event) --------------------------
+
+    def lookups(self, request: Request) -> list[Lookup]:
+        """Where the asked-for event may be stored, tried in order (the first that finds it wins).
+        A malformed id is the client's mistake: raise BadRequest."""
+        raise NotImplementedError
+
+    def render_stored(self, stored: StoredEvent, request: Request) -> Response:
+        """The 200 answer with a stored event, in the dialect."""
+        raise NotImplementedError
+
+    def not_found(self, request: Request) -> str:
+        """The message of the 404 when nothing of the tenant matches."""
+        return "No such event is stored for this API key."
+
+    # --- delete (RouteKind.DELETE; the step is ingest.manage.delete_events) ------------------------
+
+    def delete_request(self, request: Request) -> DeleteAsk:
+        """The request as an `ingest.manage.DeleteAsk` (stream, then ids or a time range)."""
+        raise NotImplementedError
+
+    def render_deleted(self, deleted: int, not_found: list[str]) -> Response:
+        raise NotImplementedError
 
     # --- the OpenAPI document (ingest.openapi) ----------------------------------------------------
 

@@ -1,38 +1,35 @@
 """The OpenAPI 3.1 document, derived from the catalog and the very models the handlers validate with.
 
-Every catalog route is an operation; its request body, parameters and answers come from its
-family (`openapi_request`, `openapi_parameters`, `openapi_responses`), so the document cannot
-drift from what the handlers accept and return. What the pipeline adds for every family is added
-here once: the RateLimit-* headers on every answer after authentication, the 429 answer, and the
-405 operations of the methods a route refuses (`Endpoint.refused_methods`).
+Every catalog route is an operation; its request body, parameters and its own answers (success,
+400) come from its family object (`openapi_request`, `openapi_parameters`, `openapi_responses`), so the
+document cannot drift from what the handlers accept and return. The answers every route of a family
+shares (401, 403, 404, 413, 429, 500) come once from the family's error model (`FamilySpec.error_model`),
+by route kind. What the pipeline adds for every family is added here once: the RateLimit-* headers on
+every answer after authentication, and the 405 operations of the methods a route refuses
+(`Route.refused_methods`). Security schemes are the families' `AuthScheme` objects.
 
 `python -m ingest.openapi > openapi.json` prints it; `GET /openapi.json` serves it.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from ingest.catalog import ENDPOINTS, AuthScheme, Endpoint
+from ingest import catalog
+from ingest.spec import Endpoint
 
-SECURITY_SCHEMES: dict[AuthScheme, dict] = {
-    AuthScheme.X_API_KEY: {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-API-Key",
-        "description": "`<8-char prefix>.<48-char base64 payload>`; the header name is case-insensitive.",
-    },
-    AuthScheme.BEARER: {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <key>`."},
-    AuthScheme.API_TOKEN: {
-        "type": "apiKey",
-        "in": "header",
-        "name": "Authorization",
-        "description": "`Authorization: Api-Token <key>` (scheme matched case-insensitively).",
-    },
+# The answers every keyed route shares, in every family's own error shape (its spec's error_model);
+# a family's error_descriptions may say more.
+SHARED_ERRORS = {
+    401: "Missing or invalid API key.",
+    403: "The key may not use this route (its scopes).",
+    404: "Nothing stored for this key's tenant matches (another tenant's events are never seen).",
+    413: "Body over the size limit.",
+    429: "Over this API key's rate limit; retry after `Retry-After` seconds.",
+    500: "Storage unavailable or an internal error; nothing was acknowledged, retry.",
 }
 
 # What the pipeline adds to every answer of an authenticated request (ingest.ratelimit).
@@ -58,10 +55,6 @@ def _schema(annotation: Any, components: dict) -> dict:
     return schema
 
 
-def _family(endpoint: Endpoint):
-    return importlib.import_module(endpoint.family_module).FAMILY
-
-
 def _parameters(endpoint: Endpoint, family) -> list[dict]:
     declared = {(parameter["in"], parameter["name"]): parameter for parameter in family.openapi_parameters(endpoint)}
     parameters = []
@@ -75,12 +68,34 @@ def _parameters(endpoint: Endpoint, family) -> list[dict]:
 
 
 def _security(endpoint: Endpoint) -> list[dict]:
-    return [] if endpoint.auth is AuthScheme.NONE else [{endpoint.auth.value: []}]
+    return [] if endpoint.public else [{endpoint.auth.name: []}]
 
 
-def _responses(family, endpoint: Endpoint, components: dict) -> dict:
+def _shared_statuses(endpoint: Endpoint) -> list[int]:
+    """The error answers a route gives by its kind, whatever its family."""
+    if endpoint.public:
+        return [500]
+    statuses = [401, 403, 429, 500]
+    if endpoint.kind.finds_stored:
+        statuses.append(404)
+    if endpoint.kind.has_body:
+        statuses.append(413)
+    return statuses
+
+
+def _answers(endpoint: Endpoint) -> dict[int, tuple[str, str, Any]]:
+    """status -> (description, media type, model): the route's own answers, then the shared ones."""
+    spec = endpoint.spec
+    answers = dict(endpoint.impl.openapi_responses(endpoint))
+    for status in _shared_statuses(endpoint):
+        description = spec.error_descriptions.get(status, SHARED_ERRORS[status])
+        answers.setdefault(status, (description, spec.error_media_type, spec.error_model))
+    return answers
+
+
+def _responses(endpoint: Endpoint, components: dict) -> dict:
     responses: dict[str, Any] = {}
-    for status, (description, media_type, model) in sorted(family.openapi_responses(endpoint).items()):
+    for status, (description, media_type, model) in sorted(_answers(endpoint).items()):
         response: dict[str, Any] = {"description": description}
         if model is not None:
             response["content"] = {media_type: {"schema": _schema(model, components)}}
@@ -89,13 +104,13 @@ def _responses(family, endpoint: Endpoint, components: dict) -> dict:
 
 
 def _operation(endpoint: Endpoint, components: dict) -> dict:
-    family = _family(endpoint)
+    family = endpoint.impl
     operation: dict[str, Any] = {
         "operationId": endpoint.operation_id or endpoint.name,
         "summary": endpoint.summary,
         "tags": [endpoint.family],
         "security": _security(endpoint),
-        "responses": _responses(family, endpoint, components),
+        "responses": _responses(endpoint, components),
     }
     parameters = _parameters(endpoint, family)
     if parameters:
@@ -106,42 +121,34 @@ def _operation(endpoint: Endpoint, components: dict) -> dict:
             "required": True,
             "content": {"application/json": {"schema": _schema(request_model, components)}},
         }
-    if endpoint.auth is not AuthScheme.NONE:
+    if not endpoint.public:
         _document_rate_limits(operation["responses"])
     return operation
 
 
 def _refused_operation(endpoint: Endpoint, method: str, components: dict) -> dict:
     """A method the route answers 405 (before any key is read), in the family's error shape."""
-    family = _family(endpoint)
-    answers = family.openapi_responses(endpoint)
-    error_shape = answers.get(405) or answers.get(401) or answers.get(400)
+    spec = endpoint.spec
     response: dict[str, Any] = {
         "description": f"{method} is not allowed here; use {endpoint.method} (see `Allow`).",
         "headers": {"Allow": {"description": "The methods the path accepts.", "schema": {"type": "string"}}},
     }
-    if error_shape and error_shape[2] is not None:
-        response["content"] = {error_shape[1]: {"schema": _schema(error_shape[2], components)}}
+    if spec.error_model is not None:
+        response["content"] = {spec.error_media_type: {"schema": _schema(spec.error_model, components)}}
     return {
         "operationId": f"{endpoint.name}_{method.lower()}_not_allowed",
         "summary": f"Not allowed: {endpoint.path} only takes {endpoint.method}.",
         "tags": [endpoint.family],
         "security": [],
-        "parameters": _parameters(endpoint, family),
+        "parameters": _parameters(endpoint, endpoint.impl),
         "responses": {"405": response},
     }
 
 
 def _document_rate_limits(responses: dict) -> None:
-    """Every family answers 429 (over the key's rate limit) through its own error rendering, the
-    same as its 403; and every answer after authentication carries the RateLimit-* headers."""
+    """Every answer after authentication carries the RateLimit-* headers; the 429, Retry-After."""
     headers = {name: {"description": text, "schema": {"type": "integer" if name != "RateLimit-Policy" else "string"}}
                for name, text in RATE_LIMIT_HEADERS.items()}
-    if "429" not in responses:
-        too_many = {"description": "Over this API key's rate limit; retry after `Retry-After` seconds."}
-        if "content" in responses.get("403", {}):
-            too_many["content"] = responses["403"]["content"]  # the same error shape as the dialect's 403
-        responses["429"] = too_many
     responses["429"].setdefault("headers", {})["Retry-After"] = {
         "description": "Seconds until the key's window ends.", "schema": {"type": "integer"}
     }
@@ -150,7 +157,8 @@ def _document_rate_limits(responses: dict) -> None:
             response.setdefault("headers", {}).update(headers)
 
 
-def build_document(endpoints: tuple[Endpoint, ...] = ENDPOINTS, server_url: str | None = None) -> dict:
+def build_document(endpoints: tuple[Endpoint, ...] | None = None, server_url: str | None = None) -> dict:
+    endpoints = catalog.ENDPOINTS if endpoints is None else endpoints
     components: dict[str, dict] = {}
     paths: dict[str, dict] = {}
     for endpoint in endpoints:
@@ -159,7 +167,12 @@ def build_document(endpoints: tuple[Endpoint, ...] = ENDPOINTS, server_url: str 
         for method in endpoint.refused_methods:
             # Another endpoint that really serves the method on this path wins (as the router does).
             paths[endpoint.path].setdefault(method.lower(), _refused_operation(endpoint, method, components))
-    used = {endpoint.auth for endpoint in endpoints}
+    schemes: dict[str, dict] = {}
+    for endpoint in endpoints:
+        if not endpoint.public and schemes.setdefault(endpoint.auth.name, dict(endpoint.auth.security_scheme)) != dict(
+            endpoint.auth.security_scheme
+        ):
+            raise ValueError(f"two families declare different security schemes named {endpoint.auth.name!r}")
     document = {
         "openapi": "3.1.0",
         "info": {
@@ -172,7 +185,7 @@ def build_document(endpoints: tuple[Endpoint, ...] = ENDPOINTS, server_url: str 
         "paths": paths,
         "components": {
             "schemas": dict(sorted(components.items())),
-            "securitySchemes": {scheme.value: spec for scheme, spec in SECURITY_SCHEMES.items() if scheme in used},
+            "securitySchemes": dict(sorted(schemes.items())),
         },
     }
     if server_url:

@@ -9,7 +9,6 @@ pipeline adds (RateLimit-*, Retry-After) go on every answer, whatever the family
 from __future__ import annotations
 
 import base64
-import importlib
 import time
 import zlib
 from collections.abc import Callable
@@ -18,18 +17,17 @@ from datetime import datetime
 import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ingest import catalog, manage
 from ingest.auth import Authenticator, Principal, check_scope
-from ingest.catalog import AuthScheme, DedupPolicy, Endpoint
 from ingest.errors import BadRequest, IngestError, MethodNotAllowed, Unavailable, Violation
 from ingest.family import EventOutcome, Family, Outcome, Record, Response, Status
 from ingest.observability import logger, metrics
 from ingest.ratelimit import RateLimiter
 from ingest.request import Request, check_wire_size, decode_body
 from ingest.settings import Settings, get_settings
+from ingest.spec import Endpoint, RouteKind
 from ingest.store import Deadline, ItemKey, Store
 
-# Request headers worth keeping with a reject (never the credentials).
-KEPT_HEADERS = ("content-type", "content-encoding", "user-agent", "x-service", "x-namespace")
 # Leave the Lambda this much time to render and return after the storage budget.
 RESPONSE_MARGIN_MS = 2_000
 
@@ -60,12 +58,17 @@ class Pipeline:
         self.clock = clock  # when a request was received; tests inject one (default: the system clock)
         self.settings = settings or get_settings()
         self.store = store or Store(self.settings)
-        self.family: Family = importlib.import_module(endpoint.family_module).FAMILY.bind(endpoint, self.settings)
+        self.family: Family = endpoint.impl.bind(endpoint, self.settings)
         self.limits = self.settings.limits_for(endpoint)
         self.authenticator = Authenticator(self.store)
         self.rate_limiter = RateLimiter(self.store)
         self.retention_seconds = self.settings.retention_seconds(endpoint.family)
         self.shards = self.settings.shards(endpoint.family)
+
+    @classmethod
+    def of(cls, family: str, name: str) -> Pipeline:
+        """The pipeline of one route, loading only its own family: what each handler module calls."""
+        return cls(catalog.route(family, name))
 
     # --- the Lambda entry -----------------------------------------------------------------------
 
@@ -83,18 +86,23 @@ class Pipeline:
                 )
             deadline = self._deadline(context)
             check_wire_size(request, self.limits)
-            if self.endpoint.auth is not AuthScheme.NONE:  # NONE: a public document, nobody's data
+            if not self.endpoint.public:  # public: the service's own documents, nobody's data
                 principal = self.authenticator.authenticate(request, self.endpoint.auth, now=request.received_at)
                 # Counted before the scope check: every authenticated request spends the key's budget.
                 quota = self.rate_limiter.consume(principal, request.received_at, deadline)
                 answer_headers.update(quota.headers())
                 quota.enforce()
-                check_scope(principal, self.endpoint.family, request.path_parameters)
-            if self.endpoint.kind == "ingest":
+                check_scope(principal, self.endpoint.family, self.endpoint.spec.scope_resource, request.path_parameters)
+            kind = self.endpoint.kind
+            if kind is RouteKind.INGEST:
                 outcome = self.ingest(request, principal, deadline)
                 response = self.family.render(outcome)
-            else:  # a route without events (a ping, a read-back, a delete, a document): the family answers
-                response = self.family.serve(request, principal, self.store, deadline)
+            elif kind is RouteKind.READ:
+                response = manage.read_event(self.family, request, principal, self.store, deadline)
+            elif kind is RouteKind.DELETE:
+                response = manage.delete_events(self.family, request, principal, self.store, deadline)
+            else:  # a route that touches no event (a ping, a batch size, a document): the family answers
+                response = self.family.answer(request, principal)
         except IngestError as error:
             response = self.family.render_error(error)
         except Exception:  # a bug or an outage must still answer, retryable, in the dialect
@@ -137,7 +145,7 @@ class Pipeline:
     def _write(self, outcome: Outcome, deadline: Deadline) -> None:
         now = int(outcome.request.received_at.timestamp())
         prefix = f"{outcome.principal.tenant}#{self.endpoint.family}#"
-        overwrite = self.endpoint.dedup is DedupPolicy.OVERWRITE
+        overwrite = self.endpoint.write_policy.overwrites
         # One event per item key: BatchWriteItem refuses two writes to one key in a call anyway.
         winner_by_key: dict[ItemKey, EventOutcome] = {}
         for event in outcome.events:
@@ -202,7 +210,9 @@ class Pipeline:
             "method": request.method,
             "path": request.path,
             "path_parameters": request.path_parameters,
-            "headers": {name: request.header(name) for name in KEPT_HEADERS if request.header(name) is not None},
+            "headers": {
+                name: request.header(name) for name in self.endpoint.spec.kept_headers if request.header(name) is not None
+            },
             "received_at": iso_utc(request.received_at),
             "errors": [violation.as_dict() for violation in violations],
         }

@@ -7,8 +7,9 @@ dedup and storage as a live request, so a replay can never store what the API wo
 
 * Idempotent. The received time is the original one, so every server-derived field (defaults,
   time windows, dedup keys) is what the live request got, and the dedup write stores an event once
-  however often it is replayed. DataHub events sent without an `id` (the server generates a random
-  UUID) get a UUID derived from the original request id and index instead, for the same reason.
+  however often it is replayed. Events sent without the family's generated-id field
+  (`FamilySpec.generated_id_field`: the server would generate a random id) get one derived from the
+  original request id and index instead, for the same reason.
 * Marked. A replayed reject moves to `replayed/` with what the replay did (ingest.rejects), so it
   is not replayed again by mistake (`force` replays it anyway, and is still idempotent).
 * A replay that is rejected again leaves a new reject (new request id `<original>-replay-<n>`, the
@@ -37,10 +38,9 @@ from ingest.pipeline import Pipeline, iso_utc
 from ingest.rejects import GZIP_MAGIC, LINE_FIELDS, REPLAYED, Reject, RejectKey, RejectNotFound, RejectStore
 from ingest.request import Request, decode_body
 from ingest.settings import Settings
+from ingest.spec import RouteKind
 from ingest.store import Deadline, Store
 
-# Families whose events get a server-generated random id when they carry none: the field to pin.
-GENERATED_ID_FIELDS = {"datahub": "id"}
 _PINNED_IDS = uuid.UUID("6f1e2f5c-3a57-4b8e-9d1e-2b7c0c7e5a10")  # namespace of replay-pinned ids
 REPLAY_BUDGET_SECONDS = 60.0
 
@@ -181,7 +181,7 @@ class Replayer:
                 endpoint = catalog.get(endpoint_name)
             except KeyError as exc:
                 raise ReplayError(f"endpoint {endpoint_name!r} is not in the catalog (any more)") from exc
-            if endpoint.kind != "ingest":
+            if endpoint.kind is not RouteKind.INGEST:
                 raise ReplayError(f"endpoint {endpoint_name!r} stores no events; its rejects cannot be replayed")
             self._pipelines[endpoint_name] = Pipeline(endpoint, self.settings, self.store)
         return self._pipelines[endpoint_name]
@@ -332,7 +332,7 @@ class Replayer:
 
     def _pin_ids(self, reject: Reject, body: bytes) -> bytes:
         """Give events the server would give a random id a stable one instead (see module doc)."""
-        field_name = GENERATED_ID_FIELDS.get(self.pipeline(reject.endpoint).endpoint.family)
+        field_name = self.pipeline(reject.endpoint).endpoint.spec.generated_id_field
         if field_name is None:
             return body
         envelope = self._envelope(reject, _plain(body))

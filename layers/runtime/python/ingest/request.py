@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from ingest.catalog import Limits
+from ingest.spec import Limits
 from ingest.errors import BadRequest, PayloadTooLarge, Violation
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.catalog import Endpoint, Limits
+from ingest.spec import Endpoint, Limits
 
 DAY_SECONDS = 86_400
 

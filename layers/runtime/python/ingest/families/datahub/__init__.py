@@ -1,1 +1,75 @@
-"""datahub family package."""
+"""Cost events, wire-compatible with DoiT DataHub (`specs/doit_openapi_full.yml`, seeds 001 and 002).
+
+The whole family, declared once: its routes, `Authorization: Bearer <key>`, overwrite-by-id, the
+`{"error": ...}` dialect. Models and behaviour: `family.py` (ingest), `manage.py` (delete, read-back).
+"""
+
+from __future__ import annotations
+
+from ingest.families.datahub.family import FAMILY as INGEST
+from ingest.families.datahub.family import ErrorBody
+from ingest.families.datahub.manage import FAMILY as MANAGE
+from ingest.spec import AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
+
+BEARER = AuthScheme(
+    name="bearer",
+    header="Authorization",
+    word="Bearer",
+    security_scheme={"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <key>`."},
+)
+
+SPEC = FamilySpec(
+    name="datahub",
+    title="DataHub cost events",
+    auth=BEARER,
+    write_policy=WritePolicy.OVERWRITE,
+    error_model=ErrorBody,
+    error_descriptions={
+        403: "The key may not use DataHub routes.",
+        404: "Nothing stored for this key's tenant matches (another tenant's events are never seen).",
+    },
+    # An event sent without `id` gets one from the server (DataHubFamily.record).
+    generated_id_field="id",
+    routes=(
+        Route(
+            name="datahub_events",
+            method="POST",
+            path="/datahub/v1/events",
+            kind=RouteKind.INGEST,
+            impl=INGEST,
+            limits=Limits(max_events=255, max_body_bytes=2 * 1024 * 1024),
+            summary="Ingest a batch of DataHub cost events (all-or-nothing).",
+            operation_id="datahubEvents",
+            success_status=201,
+        ),
+        Route(
+            name="delete_datahub_events",
+            method="DELETE",
+            path="/datahub/v1/events",
+            kind=RouteKind.DELETE,
+            impl=MANAGE,
+            limits=Limits(max_events=1_000, max_body_bytes=256 * 1024),  # max_events: event ids per request
+            summary="Delete events of a dataset by event ids or by time range; effective at once.",
+            operation_id="deleteDatahubEvents",
+        ),
+        Route(
+            name="delete_datahub_events_by_filter",
+            method="POST",
+            path="/datahub/v1/events/delete",
+            kind=RouteKind.DELETE,
+            impl=MANAGE,
+            limits=Limits(max_events=1_000, max_body_bytes=256 * 1024),
+            summary="Delete events of a dataset by event ids or by time range (the vendor's POST form).",
+            operation_id="deleteDatahubEventsByFilter",
+        ),
+        Route(
+            name="read_datahub_event",
+            method="GET",
+            path="/datahub/v1/events/{id}",
+            kind=RouteKind.READ,
+            impl=MANAGE,
+            summary="Read back one stored DataHub event by id (query parameter `provider`).",
+            operation_id="getDatahubEvent",
+        ),
+    ),
+)

@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, TypeAdapter, field_validator
 
 from ingest.auth import Principal
-from ingest.catalog import Limits
 from ingest.errors import BadRequest, IngestError
 from ingest.family import Family, Outcome, Record, Response, json_response
 from ingest.request import Request
+from ingest.spec import Limits, RouteKind
 from ingest.types import Rfc3339, epoch_ms
 
 # The guide's "Allowed keys for fixed dimensions".
@@ -101,6 +101,7 @@ class DataHubFamily(Family):
     name = "datahub"
     all_or_nothing = True
     path_prefix = "events"
+    serves_kinds = frozenset({RouteKind.INGEST})
     adapter = TypeAdapter(DataHubEvent)
     list_adapter = TypeAdapter(list[DataHubEvent])
 
@@ -154,10 +155,6 @@ class DataHubFamily(Family):
             201: ("Ingestion succeeded: every event is stored.", "application/json", SuccessBody),
             400: ("Malformed body, or invalid events (each named by index and field path); nothing stored.",
                   "application/json", ErrorBody),
-            401: ("Missing or invalid API key.", "application/json", ErrorBody),
-            403: ("The key may not use this endpoint.", "application/json", ErrorBody),
-            413: ("Body over the size limit.", "application/json", ErrorBody),
-            500: ("Storage unavailable; nothing was acknowledged, retry.", "application/json", ErrorBody),
         }
 
 

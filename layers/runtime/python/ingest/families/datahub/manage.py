@@ -16,13 +16,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError, model_validator
 
-from ingest.auth import Principal
-from ingest.errors import BadRequest, NotFound
-from ingest.family import Response, format_path, json_response
+from ingest.errors import BadRequest
 from ingest.families.datahub.family import DataHubFamily, ErrorBody, Provider
-from ingest.readback import EventReader, to_epoch_ms
+from ingest.family import Response, format_path, json_response
+from ingest.manage import ByKey, DeleteAsk, Lookup
+from ingest.readback import StoredEvent, to_epoch_ms
 from ingest.request import Request, decode_body, parse_json
-from ingest.store import Deadline, Store
+from ingest.spec import RouteKind
 from ingest.types import Rfc3339
 
 EventId = Annotated[StrictStr, Field(min_length=1, max_length=256, examples=["beb21d99-a8c9-4dc0-8a69-5d684cc41e6c"])]
@@ -110,76 +110,46 @@ _PROVIDER = TypeAdapter(Provider)
 
 
 class DataHubManageFamily(DataHubFamily):
-    """The DataHub dialect for routes that change or read what is stored (Endpoint.kind delete/read)."""
+    """The DataHub dialect for routes that change or read what is stored (RouteKind.DELETE/READ);
+    the steps themselves are generic (ingest.manage)."""
 
-    kind: str | None = None
-    max_ids = 1_000
-
-    serves_kinds = frozenset({"delete", "read"})
-
-    def bind(self, endpoint, settings) -> DataHubManageFamily:
-        bound = super().bind(endpoint, settings)
-        bound.limits = settings.limits_for(endpoint)
-        return bound
-
-    def serve(self, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
-        reader = EventReader(store, self.settings, principal.tenant, self.name)
-        if self.kind == "delete":
-            return self._delete(self._delete_request(request), reader, request, deadline)
-        return self._read(request, reader, deadline)
+    serves_kinds = frozenset({RouteKind.DELETE, RouteKind.READ})
 
     # --- delete -----------------------------------------------------------------------------------
 
-    def _delete_request(self, request: Request) -> DeleteEventsRequest:
+    def delete_request(self, request: Request) -> DeleteAsk:
         document = parse_json(decode_body(request, self.limits))
         if not isinstance(document, dict):
             raise BadRequest('The request body must be a JSON object: {"dataset": ..., "eventIds": [...]} or '
                              '{"dataset": ..., "startTime": ..., "endTime": ...}.')
         try:
-            return _DELETE.validate_python(document)
+            ask = _DELETE.validate_python(document)
         except ValidationError as exc:
             details = "; ".join(
                 f"{format_path('', error['loc'])}: {self.message(error)}" if error["loc"] else self.message(error)
                 for error in exc.errors(include_url=False, include_context=False, include_input=False)
             )
             raise BadRequest(f"Invalid delete request, nothing was deleted: {details}") from exc
+        if ask.eventIds is None:
+            return DeleteAsk(ask.dataset, start_ms=to_epoch_ms(ask.startTime), end_ms=to_epoch_ms(ask.endTime))
+        ids = list(dict.fromkeys(ask.eventIds))
+        return DeleteAsk(
+            ask.dataset,
+            ids=tuple(ids),
+            not_found=f"No event with {'this id' if len(ids) == 1 else 'any of these ids'} is stored in dataset "
+            f"{ask.dataset!r} for this API key's tenant; nothing was deleted: {', '.join(ids[:20])}"
+            + (" ..." if len(ids) > 20 else ""),
+        )
 
-    def _delete(self, ask: DeleteEventsRequest, reader: EventReader, request: Request, deadline: Deadline) -> Response:
-        if ask.eventIds is not None:
-            ids = list(dict.fromkeys(ask.eventIds))
-            keys = {event_id: reader.key(ask.dataset, event_id) for event_id in ids}
-            stored = reader.store.existing(list(keys.values()), int(request.received_at.timestamp()), deadline)
-            found = [event_id for event_id, key in keys.items() if key in stored]
-            missing = [event_id for event_id in ids if event_id not in found]
-            if not found:
-                raise NotFound(
-                    f"No event with {'this id' if len(ids) == 1 else 'any of these ids'} is stored in dataset "
-                    f"{ask.dataset!r} for this API key's tenant; nothing was deleted: {', '.join(ids[:20])}"
-                    + (" ..." if len(ids) > 20 else "")
-                )
-            reader.store.delete_events([keys[event_id] for event_id in found], deadline)
-            body: dict[str, Any] = {"message": "Delete success", "deleted": len(found)}
-            if missing:
-                body["notFound"] = missing
-            return json_response(200, body)
-        start_ms, end_ms = to_epoch_ms(ask.startTime), to_epoch_ms(ask.endTime)
-        deleted = 0
-        batch = []
-        # Deleted in batches as the index is read, so a range larger than one request's budget is
-        # partly deleted and answered 500: the retry deletes the rest (a missing key is a no-op).
-        for key in reader.keys_between(ask.dataset, start_ms, end_ms, deadline):
-            batch.append(key)
-            if len(batch) == 100:
-                reader.store.delete_events(batch, deadline)
-                deleted, batch = deleted + len(batch), []
-        if batch:
-            reader.store.delete_events(batch, deadline)
-            deleted += len(batch)
-        return json_response(200, {"message": "Delete success", "deleted": deleted})
+    def render_deleted(self, deleted: int, not_found: list[str]) -> Response:
+        body: dict[str, Any] = {"message": "Delete success", "deleted": deleted}
+        if not_found:
+            body["notFound"] = not_found
+        return json_response(200, body)
 
     # --- read-back --------------------------------------------------------------------------------
 
-    def _read(self, request: Request, reader: EventReader, deadline: Deadline) -> Response:
+    def lookups(self, request: Request) -> list[Lookup]:
         provider = request.query.get("provider", request.query.get("dataset"))
         if provider is None:
             raise BadRequest("Query parameter provider is required: GET /datahub/v1/events/{id}?provider=<provider>.")
@@ -190,9 +160,14 @@ class DataHubManageFamily(DataHubFamily):
         event_id = request.path_parameters.get("id", "")
         if not 1 <= len(event_id) <= 256:
             raise BadRequest("The event id must be 1 to 256 characters.")
-        stored = reader.get(provider, event_id, deadline)
-        if stored is None:
-            raise NotFound(f"No event with id {event_id!r} is stored in dataset {provider!r} for this API key's tenant.")
+        return [ByKey(provider, event_id)]
+
+    def not_found(self, request: Request) -> str:
+        provider = request.query.get("provider", request.query.get("dataset"))
+        event_id = request.path_parameters.get("id", "")
+        return f"No event with id {event_id!r} is stored in dataset {provider!r} for this API key's tenant."
+
+    def render_stored(self, stored: StoredEvent, request: Request) -> Response:
         return json_response(
             200,
             {"event": stored.payload, "dataset": stored.stream, "receivedAt": stored.received_at,
@@ -202,10 +177,10 @@ class DataHubManageFamily(DataHubFamily):
     # --- OpenAPI ----------------------------------------------------------------------------------
 
     def openapi_request(self, endpoint) -> Any:
-        return DeleteEventsRequest if endpoint.kind == "delete" else None
+        return DeleteEventsRequest if endpoint.kind is RouteKind.DELETE else None
 
     def openapi_parameters(self, endpoint) -> list[dict]:
-        if endpoint.kind != "read":
+        if endpoint.kind is not RouteKind.READ:
             return []
         return [
             {"name": "id", "in": "path", "required": True, "description": "The event's id.",
@@ -215,25 +190,15 @@ class DataHubManageFamily(DataHubFamily):
         ]
 
     def openapi_responses(self, endpoint) -> dict:
-        errors = {
-            401: ("Missing or invalid API key.", "application/json", ErrorBody),
-            403: ("The key may not use DataHub routes.", "application/json", ErrorBody),
-            404: ("Nothing stored for this key's tenant matches (another tenant's events are never seen).",
-                  "application/json", ErrorBody),
-            500: ("Storage unavailable; retry (a delete is safe to retry).", "application/json", ErrorBody),
-        }
-        if endpoint.kind == "delete":
+        if endpoint.kind is RouteKind.DELETE:
             return {
                 200: ("Deleted, effective at once.", "application/json", DeleteSuccessBody),
                 400: (("Malformed body; both or neither of eventIds and a time range; endTime before startTime. "
                        "Nothing deleted."), "application/json", ErrorBody),
-                413: ("Body over the size limit.", "application/json", ErrorBody),
-                **errors,
             }
         return {
             200: ("The event as stored.", "application/json", DataHubEventBody),
             400: ("provider missing or invalid.", "application/json", ErrorBody),
-            **errors,
         }
 
 

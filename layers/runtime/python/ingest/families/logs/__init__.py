@@ -1,1 +1,67 @@
-"""logs family package."""
+"""Log events, wire-compatible with the Baselime Events API (seed 003): `POST /v1/{dataset}`.
+
+The whole family, declared once: its routes, `x-api-key`, keep-first dedup within the dataset,
+partial acceptance and the `{"message": ...}` dialect. Behaviour: `family.py`; the exact JSON
+parser: `jsonparse.py`; read-back: `read.py`. docs/logs.md has the rules and the limits' numbers.
+"""
+
+from __future__ import annotations
+
+from ingest.families.logs.family import FAMILY as INGEST
+from ingest.families.logs.family import MessageBody
+from ingest.families.logs.read import FAMILY as READ
+from ingest.spec import DEFAULT_KEPT_HEADERS, AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
+
+X_API_KEY = AuthScheme(
+    name="x-api-key",
+    header="X-API-Key",
+    security_scheme={
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "`<8-char prefix>.<48-char base64 payload>`; the header name is case-insensitive.",
+    },
+)
+
+SPEC = FamilySpec(
+    name="logs",
+    title="Log events",
+    auth=X_API_KEY,
+    write_policy=WritePolicy.KEEP_FIRST,
+    error_model=MessageBody,
+    error_descriptions={
+        401: 'Missing or invalid API key: exactly {"message": "Unauthorised"}.',
+        403: "The key may not use log events, or not this dataset.",
+        413: "The body is over the limit (4 MiB as sent, 6 MiB after gzip).",
+        500: "Nothing was acknowledged; retry the request (stored events are never stored twice).",
+    },
+    # A key may be limited to datasets: `logs:<dataset>` or `logs:<prefix>*`.
+    scope_resource="dataset",
+    # The service and namespace a client logged under, kept beside a rejected event.
+    kept_headers=(*DEFAULT_KEPT_HEADERS, "x-service", "x-namespace"),
+    routes=(
+        Route(
+            name="logs_events",
+            method="POST",
+            path="/v1/{dataset}",
+            kind=RouteKind.INGEST,
+            impl=INGEST,
+            # Lambda's 6 MB payload holds the body base64-encoded plus the rest of the event: 4 MiB is
+            # the largest round size that fits with every header at its maximum (docs/logs.md). gzip
+            # bodies may inflate to the reference's 6 MB (6 MiB). 5,000 events: ~6 MB of typical lines.
+            limits=Limits(max_events=5_000, max_body_bytes=6 * 1024 * 1024, max_wire_bytes=4 * 1024 * 1024),
+            summary="Send a JSON array of log events to a dataset: 202 when all are stored, 400 listing the invalid "
+            "ones (the valid ones are stored).",
+            success_status=202,
+            refused_methods=("GET", "PUT", "PATCH", "DELETE"),
+        ),
+        Route(
+            name="read_logs_event",
+            method="GET",
+            path="/v1/{dataset}/events/{id}",
+            kind=RouteKind.READ,
+            impl=READ,
+            summary="Read back one stored log event of a dataset by its `id` (or by its dedup key).",
+        ),
+    ),
+)

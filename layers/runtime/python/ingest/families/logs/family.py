@@ -23,11 +23,11 @@ import orjson
 from pydantic import BaseModel, Field
 
 from ingest.auth import Principal
-from ingest.catalog import Limits
 from ingest.errors import BadRequest, IngestError, MethodNotAllowed, PayloadTooLarge, Unauthorized, Violation
 from ingest.families.logs import jsonparse as logs_json
 from ingest.family import Family, Outcome, Record, Response, json_response
 from ingest.request import Request
+from ingest.spec import Limits, RouteKind
 
 # 1-128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, never "..": nothing
 # that could mean a path, a key separator ('#') or a look-alike letter reaches a key.
@@ -204,6 +204,7 @@ class MessageBody(BaseModel):
 class LogsFamily(Family):
     name = "logs"
     all_or_nothing = False
+    serves_kinds = frozenset({RouteKind.INGEST})
 
     def parse(self, body: bytes, request: Request) -> object:
         checked_dataset(request.path_parameters.get("dataset"))  # before anything else looks at it
@@ -300,13 +301,6 @@ class LogsFamily(Family):
                   AcceptedBody),
             400: ("The request could not be used (`reason`), or some events failed (`invalid`: index and "
                   "reason of each; every other event was stored).", "application/json", BadRequestBody),
-            401: ("Missing or invalid API key: exactly {\"message\": \"Unauthorised\"}.", "application/json",
-                  MessageBody),
-            403: ("The key may not send log events, or not to this dataset.", "application/json", MessageBody),
-            413: ("The body is over the limit (4 MiB as sent, 6 MiB after gzip).", "application/json", MessageBody),
-            429: ("The key's request rate is used up; see Retry-After.", "application/json", MessageBody),
-            500: ("Nothing was acknowledged; retry the request (stored events are never stored twice).",
-                  "application/json", MessageBody),
         }
 
 

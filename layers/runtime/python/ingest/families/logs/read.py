@@ -11,15 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ingest.auth import Principal
-from ingest.errors import NotFound
-from ingest.family import Response, json_response
 from ingest.families.logs.family import LogsFamily, MessageBody, checked_dataset, dedup_key
-from ingest.readback import EventReader
+from ingest.family import Response, json_response
+from ingest.manage import ByKey, Lookup
+from ingest.readback import StoredEvent
 from ingest.request import Request
-from ingest.store import Deadline, Store
+from ingest.spec import RouteKind
 
-# Dedup keys that are not built from an `id` field (ingest.families.logs.dedup_key).
+# Dedup keys that are not built from an `id` field (ingest.families.logs.family.dedup_key).
 _DEDUP_KEY_FORMS = ("sha256:", "requestId:", "requestId-sha256:", "id:", "id-sha256:")
 
 
@@ -38,17 +37,22 @@ class LogStoredEventBody(BaseModel):
 
 
 class LogsReadFamily(LogsFamily):
-    serves_kinds = frozenset({"read"})
+    serves_kinds = frozenset({RouteKind.READ})
 
-    def serve(self, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
+    def lookups(self, request: Request) -> list[Lookup]:
         dataset = checked_dataset(request.path_parameters.get("dataset"))
         wanted = request.path_parameters.get("id", "")
-        reader = EventReader(store, self.settings, principal.tenant, self.name)
-        stored = reader.get(dataset, dedup_key({"id": wanted}), deadline) if wanted else None
-        if stored is None and wanted.startswith(_DEDUP_KEY_FORMS):
-            stored = reader.get(dataset, wanted, deadline)
-        if stored is None:
-            raise NotFound(f"No event with id {wanted[:200]!r} is stored in dataset {dataset!r} for this API key.")
+        found = [ByKey(dataset, dedup_key({"id": wanted}))] if wanted else []
+        if wanted.startswith(_DEDUP_KEY_FORMS):  # an event without an id, found by its dedup key
+            found.append(ByKey(dataset, wanted))
+        return found
+
+    def not_found(self, request: Request) -> str:
+        dataset = request.path_parameters.get("dataset")
+        wanted = request.path_parameters.get("id", "")
+        return f"No event with id {wanted[:200]!r} is stored in dataset {dataset!r} for this API key."
+
+    def render_stored(self, stored: StoredEvent, request: Request) -> Response:
         attributes = stored.attributes
         return json_response(
             200,
@@ -82,12 +86,6 @@ class LogsReadFamily(LogsFamily):
         return {
             200: ("The event as stored.", "application/json", LogStoredEventBody),
             400: ("Invalid dataset name.", "application/json", MessageBody),
-            401: ("Missing or invalid API key: exactly {\"message\": \"Unauthorised\"}.", "application/json",
-                  MessageBody),
-            403: ("The key may not read log events, or not of this dataset.", "application/json", MessageBody),
-            404: ("No such event in this dataset for this key's tenant.", "application/json", MessageBody),
-            429: ("The key's request rate is used up; see Retry-After.", "application/json", MessageBody),
-            500: ("Storage unavailable; retry.", "application/json", MessageBody),
         }
 
 

@@ -29,7 +29,6 @@ import orjson
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from ingest.auth import Principal
-from ingest.catalog import Limits
 from ingest.errors import BadRequest, IngestError, Violation
 from ingest.family import Family, Outcome, Record, Response, Status, format_path, json_response
 from ingest.families.ops.model import (
@@ -47,6 +46,7 @@ from ingest.families.ops.model import (
     time_violations,
 )
 from ingest.request import Request
+from ingest.spec import Limits, RouteKind
 from ingest.store import Deadline, ItemKey, Store
 from ingest.types import epoch_ms
 
@@ -147,6 +147,7 @@ def violation_message(error: dict) -> str:
 class OpsFamily(Family):
     name = "ops"
     all_or_nothing = True  # one event per request: a reject keeps the body byte for byte
+    serves_kinds = frozenset({RouteKind.INGEST})
     adapter = TypeAdapter(OpsEvent)
     list_adapter = TypeAdapter(list[OpsEvent])
 
@@ -319,12 +320,6 @@ class OpsFamily(Family):
             400: ("Malformed body, or every violation of the model, the per-type field matrix and the time "
                   "windows, each with its field path; nothing stored, the raw body kept.", "application/json",
                   OpsErrorEnvelope),
-            401: ("Missing or invalid API token.", "application/json", OpsErrorEnvelope),
-            403: ("The token may not use this endpoint.", "application/json", OpsErrorEnvelope),
-            413: ("Body over the size limit.", "application/json", OpsErrorEnvelope),
-            429: ("The token used up its requests for the current window; retry after Retry-After.",
-                  "application/json", OpsErrorEnvelope),
-            500: ("Storage unavailable; nothing was acknowledged, retry.", "application/json", OpsErrorEnvelope),
         }
 
 

@@ -18,14 +18,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ingest.auth import Principal
-from ingest.errors import BadRequest, NotFound
-from ingest.family import Response, json_response
+from ingest.errors import BadRequest
 from ingest.families.ops.family import OpsErrorEnvelope, OpsFamily
 from ingest.families.ops.model import INFO_TYPES, PROBLEM_TYPES
-from ingest.readback import EventReader, StoredEvent
+from ingest.family import Response, json_response
+from ingest.manage import ByEventTime, ByPrefix, Lookup
+from ingest.readback import StoredEvent
 from ingest.request import Request
-from ingest.store import Deadline, Store
+from ingest.spec import RouteKind
 
 STORED_ID = re.compile(r"(-?\d{1,20})_(-?\d{1,16})")
 CORRELATION_ID = re.compile(r"[0-9a-f]{16}")
@@ -50,40 +50,29 @@ class OpsEventEntry(BaseModel):
 
 
 class OpsReadFamily(OpsFamily):
-    serves_kinds = frozenset({"read"})
+    serves_kinds = frozenset({RouteKind.READ})
 
-    def serve(self, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
+    def lookups(self, request: Request) -> list[Lookup]:
         wanted = request.path_parameters.get("eventId", "")
-        reader = EventReader(store, self.settings, principal.tenant, self.name)
         if match := STORED_ID.fullmatch(wanted):
-            found = self._info_event(reader, match.group(1), int(match.group(2)), deadline)
-        elif CORRELATION_ID.fullmatch(wanted):
-            found = self._problem_event(reader, wanted, deadline)
-        else:
-            raise BadRequest(
-                f"eventId {wanted[:80]!r} is neither a storedIds value (<event id>_<start epoch ms>) nor a "
-                "correlation id (16 hex digits)."
-            )
-        if found is None:
-            raise NotFound(f"No event with id {wanted} is stored for this API token.")
-        return json_response(200, self._entry(wanted, found, int(time.time() * 1000)))
+            # An information-only event: at exactly its start, with its event id, in one of the types.
+            start_ms = int(match.group(2))
+            return [ByEventTime(event_type.value, start_ms, start_ms, (("event_id", match.group(1)),))
+                    for event_type in sorted(INFO_TYPES)]
+        if CORRELATION_ID.fullmatch(wanted):
+            # A problem: the latest event stored under its correlation id.
+            return [ByPrefix(event_type.value, f"problem#{wanted}#") for event_type in sorted(PROBLEM_TYPES)]
+        raise BadRequest(
+            f"eventId {wanted[:80]!r} is neither a storedIds value (<event id>_<start epoch ms>) nor a "
+            "correlation id (16 hex digits)."
+        )
 
-    @staticmethod
-    def _info_event(reader: EventReader, event_id: str, start_ms: int, deadline: Deadline) -> StoredEvent | None:
-        for event_type in sorted(INFO_TYPES):
-            for stored in reader.between(event_type.value, deadline, start_ms, start_ms):
-                if stored.attributes.get("event_id") == event_id:
-                    return stored
-        return None
+    def not_found(self, request: Request) -> str:
+        return f"No event with id {request.path_parameters.get('eventId', '')} is stored for this API token."
 
-    @staticmethod
-    def _problem_event(reader: EventReader, correlation_id: str, deadline: Deadline) -> StoredEvent | None:
-        found = [
-            stored
-            for event_type in sorted(PROBLEM_TYPES)
-            for stored in reader.with_prefix(event_type.value, f"problem#{correlation_id}#", deadline)
-        ]
-        return max(found, key=lambda stored: (stored.event_time_ms, stored.received_at), default=None)
+    def render_stored(self, stored: StoredEvent, request: Request) -> Response:
+        return json_response(200, self._entry(request.path_parameters.get("eventId", ""), stored,
+                                              int(time.time() * 1000)))
 
     @staticmethod
     def _entry(wanted: str, stored: StoredEvent, now_ms: int) -> dict:
@@ -122,11 +111,6 @@ class OpsReadFamily(OpsFamily):
         return {
             200: ("The event (EventRestEntry) with what was stored.", json_type, OpsEventEntry),
             400: ("eventId is neither a storedIds value nor a correlation id.", json_type, OpsErrorEnvelope),
-            401: ("Missing or invalid API token.", json_type, OpsErrorEnvelope),
-            403: ("The token may not use the ops-events API.", json_type, OpsErrorEnvelope),
-            404: ("No such event stored for this token's tenant.", json_type, OpsErrorEnvelope),
-            429: ("The token used up its requests for the current window.", json_type, OpsErrorEnvelope),
-            500: ("Storage unavailable; retry.", json_type, OpsErrorEnvelope),
         }
 
 

@@ -1,1 +1,78 @@
-"""usage family package."""
+"""Usage events, wire-compatible with Dashdive's ingest API (`specs/dashdive_openapi.json`, seed 000).
+
+The whole family, declared once: one set of routes per cloud service (`service_routes`), `GET /ping`,
+`X-API-Key`, keep-first dedup on the SHA-256 of the canonical event, the `{"message": ...}` dialect.
+Behaviour: `family.py`; a service's models: `s3.py`, `ec2.py`; read-back: `read.py`. A third service is
+one model module and one `*service_routes(...)` line below (docs/usage.md).
+"""
+
+from __future__ import annotations
+
+from ingest.families.usage import ec2, s3
+from ingest.families.usage.family import PING, Role, UsageFamily, UsageMessageBody, UsageService
+from ingest.families.usage.read import UsageReadFamily
+from ingest.spec import AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
+
+X_API_KEY = AuthScheme(
+    name="x-api-key",
+    header="X-API-Key",
+    security_scheme={
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "`<8-char prefix>.<48-char base64 payload>`; the header name is case-insensitive.",
+    },
+)
+
+
+def service_routes(service: UsageService, *, single_summary: str, operation_id: str | None = None) -> tuple[Route, ...]:
+    """The routes of one usage-events service: `POST /<svc>` (one event), `POST /<svc>/batch`,
+    `GET /<svc>/recommendedBatchSize` and the read-back `GET /<svc>/events/{id}`; each still has its
+    own function folder `functions/<name>/`."""
+    batch = Route(
+        name=f"usage_{service.name}_batch", method="POST", path=service.batch_path, kind=RouteKind.INGEST,
+        impl=UsageFamily(service, Role.BATCH),
+        # Base64 in the Lambda event adds a third: 3 MiB stays inside Lambda's 6 MB invocation payload.
+        limits=Limits(max_events=1_000, max_body_bytes=3 * 1024 * 1024),
+        summary=f"Send a JSON array of {service.title} usage events; 200 with one outcome per event "
+        "(stored, duplicate, rejected).",
+    )
+    return (
+        Route(
+            name=f"usage_{service.name}", method="POST", path=service.path, kind=RouteKind.INGEST,
+            impl=UsageFamily(service, Role.SINGLE), limits=Limits(max_events=1, max_body_bytes=512 * 1024),
+            summary=single_summary, operation_id=operation_id,
+        ),
+        batch,
+        Route(
+            name=f"usage_{service.name}_batch_size", method="GET", path=f"{service.path}/recommendedBatchSize",
+            kind=RouteKind.BATCH_SIZE, impl=UsageFamily(service, batch_route=batch),
+            summary=f"How many events the SDK should send per request to POST {service.batch_path} (plain-text integer).",
+        ),
+        Route(
+            name=f"read_usage_{service.name}_event", method="GET", path=f"{service.path}/events/{{id}}",
+            kind=RouteKind.READ, impl=UsageReadFamily(service),
+            summary=f"Read back one stored {service.title} usage event by id (the SHA-256 of the stored event).",
+        ),
+    )
+
+
+SPEC = FamilySpec(
+    name="usage",
+    title="Usage events",
+    auth=X_API_KEY,
+    write_policy=WritePolicy.KEEP_FIRST,
+    error_model=UsageMessageBody,
+    error_descriptions={401: "Missing or invalid API key (`X-API-Key`).", 403: "The key may not use the usage-events API."},
+    routes=(
+        *service_routes(s3.SERVICE, operation_id="receiveS3Event",
+                        single_summary="Send one S3 usage event: 200 when stored (or already stored), 400 naming the "
+                        "invalid field."),
+        *service_routes(ec2.SERVICE,
+                        single_summary="Send one EC2 usage event (instance started, stopped, or a usage interval)."),
+        Route(
+            name="usage_ping", method="GET", path="/ping", kind=RouteKind.PING, impl=PING,
+            summary="Check a usage-events API key: 200 when valid, 401 otherwise.",
+        ),
+    ),
+)

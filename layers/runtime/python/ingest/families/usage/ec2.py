@@ -73,4 +73,4 @@ class Ec2InstanceUsage(Ec2Event):
 Ec2EventUnion = event_union(Ec2InstanceStarted, Ec2InstanceStopped, Ec2InstanceUsage)
 
 SERVICE = UsageService(name="ec2", title="EC2", event=Ec2EventUnion)
-FAMILY = UsageFamily(SERVICE)
+

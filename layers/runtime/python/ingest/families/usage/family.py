@@ -1,15 +1,16 @@
 """Usage events, wire-compatible with Dashdive's ingest API: one route per cloud service.
 
-A service (S3, EC2, ...) is one model module, ``usage_<service>.py``: its events as a union
-discriminated on ``action`` and ``FAMILY = UsageFamily(UsageService(...))``. Its catalog entries
-point at that module, and the route decides the dialect:
+A service (S3, EC2, ...) is one model module of this package (``s3.py``, ``ec2.py``): its events as a
+union discriminated on ``action`` and its ``SERVICE = UsageService(...)``. The package's spec
+(``__init__.py``) declares each service's routes with ``service_routes``, one family object per
+route, and the route decides the dialect:
 
 * ``POST /<service>``: one event object; 200 ``{"message": ...}`` (also for a duplicate), or 400
   naming the field.
 * ``POST /<service>/batch``: a JSON array; 200 with one outcome per event (stored, duplicate,
   rejected with its errors). Invalid events are rejected one by one, never the whole batch.
 * ``GET /<service>/recommendedBatchSize``: the batch route's event limit, as a plain-text integer.
-* ``GET /ping`` (this module's own ``FAMILY``): 200 for a valid key, 401 otherwise.
+* ``GET /ping`` (a service-less family object): 200 for a valid key, 401 otherwise.
 
 The seed's rules: unknown fields are dropped and never kept (only rejected events are kept raw);
 ``null`` is always allowed for an optional field; timestamps are ISO 8601, no zone meaning UTC,
@@ -29,12 +30,11 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from ingest import catalog
 from ingest.auth import Principal
-from ingest.catalog import Endpoint, Limits
 from ingest.errors import BadRequest, IngestError, Violation
 from ingest.family import Family, Outcome, Record, Response, Status, format_path, json_response
 from ingest.request import Request
+from ingest.spec import Endpoint, Limits, Route, RouteKind
 from ingest.types import Iso8601, epoch_ms
 
 # One stored event must fit a DynamoDB item (400 KB) with room for the key and attributes; a real
@@ -167,9 +167,11 @@ class UsageFamily(Family):
     name = "usage"
     all_or_nothing = False  # each event of a batch is stored or rejected on its own
 
-    def __init__(self, service: UsageService | None = None) -> None:
+    def __init__(self, service: UsageService | None = None, role: Role | None = None,
+                 batch_route: Route | None = None) -> None:
         self.service = service
-        self.role: Role | None = None  # set by bind(): which route of the service this instance serves
+        self.role = role  # which route of the service this object serves (SINGLE or BATCH for ingest routes)
+        self.batch_route = batch_route  # a BATCH_SIZE route: the batch route whose event limit it announces
         self.recommended_batch_size: int | None = None
         if service is not None:
             self.adapter = TypeAdapter(service.event)
@@ -179,36 +181,25 @@ class UsageFamily(Family):
     # --- which route ------------------------------------------------------------------------------
 
     def bind(self, endpoint: Endpoint, settings) -> UsageFamily:
-        """This family as one route uses it. The route decides the dialect; an unknown route fails at
-        cold start rather than on the first request."""
+        """This family as one route uses it. The route decides the dialect; a family object declared
+        for the wrong kind of route fails at cold start rather than on the first request."""
         bound = super().bind(endpoint, settings)
         bound.role = self.role_of(endpoint)
         if bound.role is Role.BATCH_SIZE:
-            bound.recommended_batch_size = settings.limits_for(self._batch_endpoint()).max_events
+            bound.recommended_batch_size = settings.limits_for(self.batch_route).max_events
         return bound
 
     def role_of(self, endpoint: Endpoint) -> Role:
-        if endpoint.kind == "ping":
+        if endpoint.kind is RouteKind.PING:
             return Role.PING
-        if self.service is None:
-            raise ValueError(f"{endpoint.name}: the service-less usage family only answers ping routes")
-        if endpoint.kind == "batch_size":
+        if endpoint.kind is RouteKind.BATCH_SIZE:
+            if self.batch_route is None:
+                raise ValueError(f"{endpoint.name}: a batch-size route needs its batch route (batch_route=)")
             return Role.BATCH_SIZE
-        if endpoint.kind == "ingest" and endpoint.method == "POST":
-            if endpoint.path == self.service.path:
-                return Role.SINGLE
-            if endpoint.path == self.service.batch_path:
-                return Role.BATCH
-        raise ValueError(
-            f"{endpoint.name}: a {self.service.title} usage route is POST {self.service.path}, "
-            f"POST {self.service.batch_path} or a ping/batch_size route, not {endpoint.method} {endpoint.path}"
-        )
-
-    def _batch_endpoint(self) -> Endpoint:
-        for endpoint in catalog.ENDPOINTS:
-            if (endpoint.method, endpoint.path, endpoint.family) == ("POST", self.service.batch_path, self.name):
-                return endpoint
-        raise ValueError(f"no POST {self.service.batch_path} in the catalog for the recommended batch size")
+        if endpoint.kind is RouteKind.INGEST and self.service is not None and self.role in (Role.SINGLE, Role.BATCH):
+            return self.role
+        raise ValueError(f"{endpoint.name}: a usage {endpoint.kind} route needs a service and the role SINGLE or BATCH "
+                         "(ingest), or is a ping/batch_size route")
 
     # --- the request ------------------------------------------------------------------------------
 
@@ -344,30 +335,22 @@ class UsageFamily(Family):
     def openapi_responses(self, endpoint: Endpoint) -> dict:
         role = self.role_of(endpoint)
         json_type = "application/json"
-        answers = {
-            401: ("Missing or invalid API key (`X-API-Key`).", json_type, UsageMessageBody),
-            403: ("The key may not use the usage-events API.", json_type, UsageMessageBody),
-            429: ("Over the key's requests per minute; retry after `Retry-After`.", json_type, UsageMessageBody),
-            500: ("Storage unavailable; nothing was acknowledged, retry.", json_type, UsageMessageBody),
-        }
         if role is Role.PING:
-            return {200: ("The key is valid.", json_type, UsageMessageBody), **answers}
+            return {200: ("The key is valid.", json_type, UsageMessageBody)}
         if role is Role.BATCH_SIZE:
-            return {200: ("Events per request to send to the batch route.", "text/plain", int), **answers}
-        answers[413] = ("Body over the size limit.", json_type, UsageMessageBody)
+            return {200: ("Events per request to send to the batch route.", "text/plain", int)}
         if role is Role.SINGLE:
             return {
                 200: ("Event processed successfully; also for a duplicate (stored once).", json_type, UsageMessageBody),
                 400: ("Malformed body, or an invalid event (each error names its field); the event is kept raw for "
                       "correction.", json_type, UsageErrorBody),
-                **answers,
             }
         return {
             200: ("Every event has an outcome: stored, duplicate, or rejected (kept raw) with its errors.", json_type,
                   UsageBatchBody),
             400: ("Not a JSON array, empty, or over the events limit; nothing stored.", json_type, UsageErrorBody),
-            **answers,
         }
+
 
 def _detail(violation: Violation) -> dict:
     return {"path": violation.path, "message": violation.message}
@@ -387,5 +370,5 @@ def _json_kind(value: object) -> str:
     return "an object"
 
 
-# The service-less family: GET /ping.
-FAMILY = UsageFamily()
+# The service-less family object: GET /ping.
+PING = UsageFamily()

@@ -247,4 +247,4 @@ S3Event = event_union(
 )
 
 SERVICE = UsageService(name="s3", title="S3", event=S3Event)
-FAMILY = UsageFamily(SERVICE)
+
