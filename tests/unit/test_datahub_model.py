@@ -108,3 +108,11 @@ def test_every_invalid_event_is_named_and_all_or_nothing_keeps_no_models():
 def test_unknown_fields_are_dropped_from_the_canonical_payload():
     models, _ = validate(valid(id="a", colour="blue"))
     assert b"colour" not in FAMILY.adapter.dump_json(models[0])
+
+
+@pytest.mark.parametrize("time", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_outside_the_calendar_in_utc_is_the_clients_400_naming_the_field(time):
+    # issue 11: astimezone() overflowed and the request answered 500
+    models, errors = validate(valid(), valid(time=time))
+    assert models == [None, None] and paths(errors) == {"events[1].time"}
+    assert "outside the years 0001-9999" in errors[1][0].message

@@ -144,7 +144,15 @@ def test_254_levels_inside_an_event_are_stored():
 
 def test_an_id_is_the_dedup_key():
     assert dedup_key({"id": "evt-1", "message": "a"}) == dedup_key({"id": "evt-1", "message": "b"}) == "id:evt-1"
-    assert dedup_key({"id": 42, "requestId": "r"}) == "id:42"
+    assert dedup_key({"id": 42, "requestId": "r"}) == "id:int:42"
+
+
+def test_an_integer_id_and_the_same_digits_as_a_string_are_two_events():
+    # issue 11: {"id": 5} and {"id": "5"} shared one dedup key, so the second was dropped as a duplicate
+    assert dedup_key({"id": 5}) != dedup_key({"id": "5"})
+    assert dedup_key({"id": "5"}) == "id:5" and dedup_key({"id": 5}) == "id:int:5"
+    assert dedup_key({"id": True}).startswith("sha256:")  # a boolean is no id: the event's hash keys it
+    assert dedup_key({"id": 2**70 + 1}) == f"id:int:{2**70 + 1}"
 
 
 def test_lines_of_one_request_are_distinct_and_a_retried_line_is_not():
@@ -330,3 +338,17 @@ def test_the_seed_sample_body_is_what_the_shell_hands_curl_for_seed_003():
     data_argument = command.split(" -d ", 1)[1]  # the rest of the line, in the page's own quoting
     result = subprocess.run(["bash", "-c", f"printf %s {data_argument}"], capture_output=True, check=True, timeout=30)
     assert result.stdout == SEED_CURL_BODY
+
+
+def test_x_service_and_x_namespace_are_bounded_so_a_huge_header_is_a_400():
+    # issue 11: an unbounded header became an item attribute DynamoDB refuses (a 500)
+    from ingest.errors import BadRequest
+    from ingest.families.logs.family import FAMILY, MAX_HEADER_VALUE_BYTES
+
+    def request(value: str) -> Request:
+        return Request("r", "POST", "/v1/app", {"x-service": [value]}, {"dataset": "app"}, {}, b"[]",
+                       datetime.now(UTC))
+
+    assert FAMILY.parse(b'[{"a": 1}]', request("s" * MAX_HEADER_VALUE_BYTES)) == [{"a": 1}]
+    with pytest.raises(BadRequest, match="x-service header is 257 bytes"):
+        FAMILY.parse(b'[{"a": 1}]', request("s" * (MAX_HEADER_VALUE_BYTES + 1)))

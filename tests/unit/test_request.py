@@ -87,3 +87,20 @@ def test_deep_nesting_is_a_clean_error_not_a_crash():
 def test_invalid_utf8_is_a_clean_error():
     with pytest.raises(BadRequest, match="Malformed JSON"):
         parse_json(b'{"a": "\xff\xfe"}')
+
+
+def test_every_member_of_a_multi_member_gzip_body_is_inflated():
+    # issue 11: the body was cut after its first member (`cat a.gz b.gz` is one valid gzip stream)
+    body = gzip.compress(b'{"events": [') + gzip.compress(b"1, 2") + gzip.compress(b"]}") + b"\0\0"
+    assert decode_body(request(body, {"Content-Encoding": "gzip"}), LIMITS) == b'{"events": [1, 2]}'
+
+
+def test_the_cap_holds_across_members_and_a_bad_member_is_a_400():
+    limits = Limits(max_events=10, max_body_bytes=100)
+    two_halves = gzip.compress(b" " * 60) + gzip.compress(b" " * 60)
+    with pytest.raises(PayloadTooLarge):
+        decode_body(request(two_halves, {"Content-Encoding": "gzip"}), limits)
+    with pytest.raises(BadRequest):
+        decode_body(request(gzip.compress(b"[]") + b"not gzip", {"Content-Encoding": "gzip"}), limits)
+    with pytest.raises(BadRequest, match="truncated"):
+        decode_body(request(gzip.compress(b"[]") + gzip.compress(b"[]")[:-4], {"Content-Encoding": "gzip"}), limits)

@@ -417,3 +417,18 @@ def test_the_openapi_document_describes_every_usage_route_in_plain_json_schema()
     for pydantic_only in ('"ge"', '"gt"', '"le"', '"lt"'):
         assert pydantic_only not in text
     assert usage_schemas["S3UploadPart"]["properties"]["partNumber"]["minimum"] == 1
+
+
+@pytest.mark.parametrize("wide", [2**64 + 1, -(2**64) - 1, 2**70 + 1])
+def test_an_integer_beyond_64_bits_is_a_400_never_a_rounded_count(wide):
+    # issue 11: orjson turns it into a double; it was acknowledged and stored rounded
+    import orjson
+
+    [event] = orjson.loads(f'[{{"action": "GetObject", "timestamp": "{TIME}", "provider": "aws", "bucket": "b", '
+                           f'"objectKey": "k", "bytes": {wide}}}]')
+    accepted, errors = validate_one(S3_SINGLE, event)
+    assert accepted is None and [path for path, _ in errors] == ["bytes"]
+    assert "at most 64 bits" in errors[0][1]
+    # An integer that fits 64 bits is stored digit for digit
+    exact, errors = validate_one(S3_SINGLE, {**event, "bytes": 2**64 - 1})
+    assert errors == [] and json.loads(exact.payload)["bytes"] == 2**64 - 1

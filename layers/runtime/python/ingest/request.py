@@ -89,16 +89,26 @@ def decode_body(request: Request, limits: Limits) -> bytes:
         return request.wire_body
     if encoding not in ("gzip", "x-gzip"):
         raise BadRequest(f"Unsupported Content-Encoding {encoding!r}; send identity or gzip.")
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        body = inflater.decompress(request.wire_body, limits.max_body_bytes + 1)
-    except zlib.error as exc:
-        raise BadRequest("The request body is not valid gzip.") from exc
-    if len(body) > limits.max_body_bytes:
-        raise PayloadTooLarge(f"Decompressed request body exceeds the limit of {limits.max_body_bytes} bytes.")
-    if not inflater.eof:
-        raise BadRequest("The request body is truncated gzip.")
-    return body
+    # A gzip stream may hold several members one after another (RFC 1952 §2.2; `cat a.gz b.gz`,
+    # and what streaming compressors flush): every member is inflated, under one cap for them all.
+    parts: list[bytes] = []
+    size = 0
+    remaining = request.wire_body
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            part = inflater.decompress(remaining, limits.max_body_bytes + 1 - size)
+        except zlib.error as exc:
+            raise BadRequest("The request body is not valid gzip.") from exc
+        size += len(part)
+        parts.append(part)
+        if size > limits.max_body_bytes or inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"Decompressed request body exceeds the limit of {limits.max_body_bytes} bytes.")
+        if not inflater.eof:
+            raise BadRequest("The request body is truncated gzip.")
+        remaining = inflater.unused_data
+        if not remaining.strip(b"\0"):  # trailing zero padding after the last member is allowed (gzip(1))
+            return b"".join(parts)
 
 
 def parse_json(body: bytes) -> object:

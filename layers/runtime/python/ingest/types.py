@@ -22,7 +22,10 @@ def _rfc3339_text(value: object) -> object:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC: a client's mistake
+        raise ValueError(f"{value.isoformat()} is outside the years 0001-9999 once converted to UTC") from exc
 
 
 Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_to_utc)]

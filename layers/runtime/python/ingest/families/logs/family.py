@@ -42,6 +42,9 @@ UNSET_HEADER_VALUES = frozenset({"", "undefined", "null"})
 TIME_FIELDS = ("timestamp", "@timestamp", "time", "_time")
 # A sort key may hold 1,024 bytes; a longer id or requestId is keyed on its SHA-256 instead.
 MAX_KEY_PART_BYTES = 512
+# `x-service` and `x-namespace` are stored beside every event of the request (and indexed strings):
+# bounded, so a huge header is the client's 400, never an item DynamoDB refuses.
+MAX_HEADER_VALUE_BYTES = 256
 _LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 ACCEPTED = {"message": "Request Accepted"}
 
@@ -93,11 +96,15 @@ def json_type(value: object) -> str:
 
 
 def _identifier(value: object) -> str | None:
-    """An id usable as a dedup key: a non-empty string or an integer (not a boolean)."""
+    """An id usable as a dedup key, typed: a non-empty string is itself, an integer (not a boolean)
+    is `int:<decimal>`, so `{"id": 5}` and `{"id": "5"}` are two events, not one."""
     if isinstance(value, str):
         return value or None
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return f"int:{value}"
+    if isinstance(value, orjson.Fragment):  # a number beyond 64 bits or a double, kept verbatim (jsonparse)
+        text = orjson.dumps(value).decode()
+        return f"int:{text}" if text.lstrip("-").isdigit() else None
     return None
 
 
@@ -208,6 +215,11 @@ class LogsFamily(Family):
 
     def parse(self, body: bytes, request: Request) -> object:
         checked_dataset(request.path_parameters.get("dataset"))  # before anything else looks at it
+        for header in ("x-service", "x-namespace"):
+            value = header_value(request, header)
+            if value is not None and len(value.encode("utf-8")) > MAX_HEADER_VALUE_BYTES:
+                raise BadRequest(f"The {header} header is {len(value.encode('utf-8')):,} bytes; the limit is "
+                                 f"{MAX_HEADER_VALUE_BYTES} bytes. Nothing in this request was stored.")
         return logs_json.loads(body)
 
     def extract(self, document: object, request: Request, limits: Limits) -> list:

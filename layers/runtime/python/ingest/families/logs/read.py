@@ -7,6 +7,7 @@ deduplicates it within the dataset. An event without one is found by its dedup k
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -43,6 +44,8 @@ class LogsReadFamily(LogsFamily):
         dataset = checked_dataset(request.path_parameters.get("dataset"))
         wanted = request.path_parameters.get("id", "")
         found = [ByKey(dataset, dedup_key({"id": wanted}))] if wanted else []
+        if re.fullmatch(r"-?[0-9]{1,400}", wanted):  # a path cannot tell "5" from 5: the string first, then the integer
+            found.append(ByKey(dataset, dedup_key({"id": int(wanted)})))
         if wanted.startswith(_DEDUP_KEY_FORMS):  # an event without an id, found by its dedup key
             found.append(ByKey(dataset, wanted))
         return found

@@ -46,9 +46,19 @@ SUCCESS_MESSAGE = "Event processed successfully"  # the reference spec's 200 des
 DUPLICATE_MESSAGE = "Event processed successfully (a duplicate of an event already stored; counted once)"
 
 
+# Beyond 2**53 a double no longer holds every integer, and the JSON parser turns an integer beyond
+# 64 bits into a double: such a number cannot be counted exactly, so it is refused, never rounded.
+_EXACT_FLOAT_INTEGERS = 2**53
+
+
 def _json_integer(value: object) -> object:
     # JSON Schema's "integer" includes 2.0; SDKs that compute sizes as floats send exactly that.
     if isinstance(value, float) and value.is_integer():
+        if abs(value) > _EXACT_FLOAT_INTEGERS:
+            raise ValueError(
+                "must be an integer of at most 64 bits (this number is beyond 64 bits, or a float beyond 2**53, "
+                "and cannot be stored exactly)"
+            )
         return int(value)
     return value
 
