@@ -25,11 +25,16 @@ from local.context import LocalContext  # noqa: E402
 
 # What API Gateway (REST) answers for a method/path it has no route for.
 NO_ROUTE = orjson.dumps({"message": "Missing Authentication Token"})
+READ_TIMEOUT = 30.0  # seconds the socket waits for a client: a stalled one gets its connection closed
 
 
 class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "IngestApiLocal"
+
+    def setup(self) -> None:
+        self.timeout = self.server.read_timeout  # the socket's: no client holds a thread forever
+        super().setup()
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -65,11 +70,27 @@ class ProxyHandler(BaseHTTPRequestHandler):
         pass
 
 
+class LocalGateway(ThreadingHTTPServer):
+    # The listen backlog (the stdlib's is 5): a burst of clients waits here for its thread instead
+    # of having SYNs dropped (a 1 s retry) or connections reset.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], read_timeout: float = READ_TIMEOUT) -> None:
+        self.read_timeout = read_timeout
+        super().__init__(address, ProxyHandler)
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that went away is no error
+            super().handle_error(request, client_address)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("EMULATOR_PORT", "4566")))
+    parser.add_argument("--read-timeout", type=float, default=float(os.environ.get("READ_TIMEOUT", READ_TIMEOUT)),
+                        help="seconds a connection may wait for a client's next bytes")
     args = parser.parse_args(argv)
 
     moto = None
@@ -81,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     for endpoint in apigw.ROUTES:
         handlers.load(endpoint.endpoint.name)  # import every handler now: fail at start, not at first call
 
-    server = ThreadingHTTPServer((args.host, args.port), ProxyHandler)
+    server = LocalGateway((args.host, args.port), args.read_timeout)
     base = f"http://{args.host}:{server.server_address[1]}"
     print(f"Ingest API listening on {base}", flush=True)
     print(f"AWS endpoint (DynamoDB, S3): {os.environ['AWS_ENDPOINT_URL']}", flush=True)
