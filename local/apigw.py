@@ -40,20 +40,35 @@ def _specificity(template: str) -> tuple[int, ...]:
     return tuple(1 if segment.startswith("{") else 0 for segment in template.strip("/").split("/"))
 
 
-def match(method: str, raw_path: str) -> tuple[Endpoint, dict[str, str]] | None:
-    """The catalog endpoint for a request, with its path parameters (decoded), or None.
+# The methods an API Gateway REST resource can have (ANY means these). The local server sends any
+# other method on a route's path a 405 itself, in the route family's dialect.
+GATEWAY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-    A method the path's endpoint refuses (Endpoint.refused_methods) goes to that endpoint, which
-    answers 405, unless another endpoint really serves that method on the path."""
-    path = urlsplit(raw_path).path
+
+def _resource_routes(path: str) -> list[Route]:
     # API Gateway resolves the resource first, a literal segment winning over a {variable} one
     # (/datahub/v1/events/delete over /datahub/v1/events/{id}), and only then the method.
     matching = [route for route in ROUTES if route.pattern.fullmatch(path)]
     if matching:
         resource = min((route.endpoint.path for route in matching), key=_specificity)
         matching = [route for route in matching if route.endpoint.path == resource]
+    return matching
+
+
+def resource_endpoints(raw_path: str) -> tuple[Endpoint, ...]:
+    """The catalog endpoints of the API Gateway resource a path belongs to (in catalog order), or ()
+    for a path of no route. They share the resource's path template (Endpoint.path)."""
+    return tuple(route.endpoint for route in _resource_routes(urlsplit(raw_path).path))
+
+
+def match(method: str, raw_path: str) -> tuple[Endpoint, dict[str, str]] | None:
+    """The catalog endpoint for a request, with its path parameters (decoded), or None.
+
+    A method the path's endpoint refuses (Endpoint.refused_methods) goes to that endpoint, which
+    answers 405, unless another endpoint really serves that method on the path."""
+    path = urlsplit(raw_path).path
     refusing = None
-    for route in matching:
+    for route in _resource_routes(path):
         found = route.pattern.fullmatch(path)
         params = {name: unquote(value) for name, value in found.groupdict().items()}
         if route.endpoint.method == method:

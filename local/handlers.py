@@ -5,14 +5,27 @@ from __future__ import annotations
 import importlib.util
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @cache
-def load(endpoint_name: str):
+def module(endpoint_name: str) -> ModuleType:
+    """functions/<endpoint_name>/handler.py, imported once."""
     path = ROOT / "functions" / endpoint_name / "handler.py"
     spec = importlib.util.spec_from_file_location(f"functions.{endpoint_name}.handler", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def load(endpoint_name: str):
+    """The endpoint's Lambda entry point (`lambda_handler`)."""
+    return module(endpoint_name).lambda_handler
+
+
+def pipeline(endpoint_name: str):
+    """The endpoint's `Pipeline` (each route's handler module builds one at import): the local
+    gateway answers its own errors (framing, methods) through it, in the endpoint's dialect."""
+    return module(endpoint_name).pipeline

@@ -280,3 +280,8 @@ class Pipeline:
         headers = {"Content-Type": response.content_type, "X-Request-Id": request_id, **(answer_headers or {}),
                    **response.headers}
         return {"statusCode": response.status, "headers": headers, "body": response.body.decode("utf-8"), "isBase64Encoded": False}
+
+    def error_answer(self, error: IngestError, request_id: str) -> dict:
+        """An API Gateway proxy answer in this endpoint's dialect for an error found before the handler ran
+        (the local gateway's framing checks): the same headers the pipeline puts on every answer."""
+        return self._to_apigw(self.family.render_error(error), request_id)
