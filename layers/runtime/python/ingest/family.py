@@ -9,19 +9,19 @@ its `SPEC`, `ingest.spec`) only fills in these hooks. Read-back and delete are g
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from ingest.auth import Principal
 from ingest.errors import BadRequest, IngestError, Violation
 from ingest.request import Request, parse_json
 from ingest.spec import Limits, RouteKind
+from ingest.validation import parse_events
 
 if TYPE_CHECKING:
     from ingest.manage import DeleteAsk, Lookup
@@ -100,7 +100,8 @@ class Family:
     name: ClassVar[str]
     all_or_nothing: ClassVar[bool] = False
     path_prefix: ClassVar[str] = ""  # how the dialect names the events in a path
-    adapter: ClassVar[TypeAdapter]  # one event; built once at import
+    # The models handed to the Powertools parser (ingest.validation), built once at import:
+    adapter: ClassVar[TypeAdapter]  # one event
     list_adapter: ClassVar[TypeAdapter]  # the whole list in one call: the fast path
 
     def parse(self, body: bytes, request: Request) -> object:
@@ -124,20 +125,13 @@ class Family:
         return events
 
     def validate(self, raw_events: list) -> tuple[list, dict[int, list[Violation]]]:
-        """Validate every event; returns the models (None where rejected) and violations by index."""
-        try:
-            return self.list_adapter.validate_python(raw_events), {}
-        except ValidationError as exc:
-            errors: dict[int, list[Violation]] = defaultdict(list)
-            for error in exc.errors(include_url=False, include_context=False, include_input=False):
-                index, *loc = error["loc"]
-                errors[index].append(Violation(index, self.path(index, tuple(loc)), self.message(error)))
-        models: list = [None] * len(raw_events)
-        if not self.all_or_nothing:
-            for index, raw in enumerate(raw_events):
-                if index not in errors:
-                    models[index] = self.adapter.validate_python(raw)
-        return models, errors
+        """Validate every event through the Powertools parser (ingest.validation); returns the models
+        (None where rejected) and violations by index."""
+        return parse_events(
+            raw_events, self.adapter, self.list_adapter,
+            lambda index, loc, error: Violation(index, self.path(index, loc), self.message(error)),
+            keep_valid=not self.all_or_nothing,
+        )
 
     def validate_request(self, raw_events: list, request: Request) -> tuple[list, dict[int, list[Violation]]]:
         """What the pipeline calls: for families whose rules depend on the request (e.g. the time it

@@ -149,6 +149,7 @@ def parse_moment(text: str, now: datetime) -> datetime:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         text += "T00:00:00Z"
     try:
+        # A CLI argument, not an event: the Powertools parser would read a str as JSON text.
         return _MOMENT.validate_python(text)
     except ValidationError as exc:
         raise ValueError(f"{text!r} is not a time (2024-03-10T23:00:00Z), a date (2024-03-10) or a duration "

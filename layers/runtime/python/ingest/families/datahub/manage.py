@@ -24,6 +24,7 @@ from ingest.readback import StoredEvent, to_epoch_ms
 from ingest.request import Request, decode_body, parse_json
 from ingest.spec import RouteKind
 from ingest.types import Rfc3339
+from ingest.validation import parse_model
 
 EventId = Annotated[StrictStr, Field(min_length=1, max_length=256, examples=["beb21d99-a8c9-4dc0-8a69-5d684cc41e6c"])]
 # The bounds of a time range delete are exclusive of nothing: an event exactly at startTime or at
@@ -123,7 +124,7 @@ class DataHubManageFamily(DataHubFamily):
             raise BadRequest('The request body must be a JSON object: {"dataset": ..., "eventIds": [...]} or '
                              '{"dataset": ..., "startTime": ..., "endTime": ...}.')
         try:
-            ask = _DELETE.validate_python(document)
+            ask = parse_model(document, _DELETE)
         except ValidationError as exc:
             details = "; ".join(
                 f"{format_path('', error['loc'])}: {self.message(error)}" if error["loc"] else self.message(error)
@@ -154,6 +155,7 @@ class DataHubManageFamily(DataHubFamily):
         if provider is None:
             raise BadRequest("Query parameter provider is required: GET /datahub/v1/events/{id}?provider=<provider>.")
         try:
+            # A query parameter, not a document: the Powertools parser would read a str as JSON text.
             provider = _PROVIDER.validate_python(provider)
         except ValidationError as exc:
             raise BadRequest(f"Invalid provider {provider!r}: {self.message(exc.errors()[0])}") from exc

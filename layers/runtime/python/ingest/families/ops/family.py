@@ -49,6 +49,7 @@ from ingest.request import Request
 from ingest.spec import Limits, RouteKind
 from ingest.store import Deadline, ItemKey, Store
 from ingest.types import epoch_ms
+from ingest.validation import parse_model
 
 PROBLEM_STREAM = "problem"  # lower case: can never equal an eventType stream
 PAYLOAD_BODY = "PAYLOAD_BODY"
@@ -176,7 +177,7 @@ class OpsFamily(Family):
             violations: list[Violation] = []
             model = None
             try:
-                model = self.adapter.validate_python(raw)
+                model = parse_model(raw, self.adapter)  # one event per request: no list fast path
             except ValidationError as exc:
                 for error in exc.errors(include_url=False, include_context=False):
                     violations.append(Violation(index, format_path("", error["loc"]), violation_message(error)))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 from ingest.auth import Principal
@@ -36,6 +36,7 @@ from ingest.family import Family, Outcome, Record, Response, Status, format_path
 from ingest.request import Request
 from ingest.spec import Endpoint, Limits, Route, RouteKind
 from ingest.types import Iso8601, epoch_ms
+from ingest.validation import parse_events
 
 # One stored event must fit a DynamoDB item (400 KB) with room for the key and attributes; a real
 # usage event is well under 1 KB, so only a pathological one (say, 1,000 very long keys in one
@@ -230,16 +231,11 @@ class UsageFamily(Family):
 
     def validate(self, raw_events: list) -> tuple[list, dict[int, list[Violation]]]:
         """Every event on its own: the valid ones as Accepted, the rest as violations by index."""
-        errors: dict[int, list[Violation]] = defaultdict(list)
-        try:
-            models = self.list_adapter.validate_python(raw_events)
-        except ValidationError as exc:
-            for error in exc.errors(include_url=False, include_input=False):
-                index, *loc = error["loc"]
-                errors[index].append(self._violation(index, tuple(loc), error, raw_events[index]))
-            models = [
-                None if index in errors else self.adapter.validate_python(raw) for index, raw in enumerate(raw_events)
-            ]
+        models, found = parse_events(
+            raw_events, self.adapter, self.list_adapter,
+            lambda index, loc, error: self._violation(index, loc, error, raw_events[index]),
+        )
+        errors: dict[int, list[Violation]] = defaultdict(list, found)
         accepted: list[Accepted | None] = []
         for index, model in enumerate(models):
             payload = None if model is None else self.adapter.dump_json(model, by_alias=True, exclude_none=True)
