@@ -270,6 +270,15 @@ def test_a_reject_key_is_built_from_the_request_and_parses_back_in_both_areas():
     assert RejectKey.of("acme", "e", RECEIVED, "r", area=REPLAYED).area == REPLAYED
 
 
+def test_reject_keys_parse_and_move_between_areas():  # moved here from test_replay_lines.py, as it was
+    key_text = "rejects/tenant=acme/endpoint=datahub_events/date=2024-03-10/req-1.json"
+    key = RejectKey.parse(key_text)
+    assert (key.area, key.tenant, key.endpoint, key.day, key.request_id) == (REJECTS, "acme", "datahub_events",
+                                                                            "2024-03-10", "req-1")
+    assert key.moved(REPLAYED).json_key == key_text.replace("rejects/", "replayed/", 1)
+    assert RejectKey.parse(key_text.replace(".json", ".body")) is None
+
+
 @pytest.mark.parametrize("key", [
     KEY.replace(".json", ".body"),  # the body is found from its metadata, never listed as a reject
     KEY.replace("rejects/", "archive/", 1),
