@@ -6,9 +6,12 @@ today, so a change to the layout shows up here as a changed byte, not as a passi
 
 from __future__ import annotations
 
+import ast
 import base64
+import re
 import zlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
@@ -342,3 +345,208 @@ def test_a_partial_reject_keeps_only_the_rejected_events_base64_in_its_metadata(
     assert stored == {**meta(), "events": [{"index": 1, "raw": "eyJhIjoxfQ=="}, {"index": 3, "raw": "WzEsIngiXQ=="}]}
     assert base64.b64decode(stored["events"][0]["raw"]) == b'{"a":1}'
     assert data == orjson.dumps(stored)
+
+
+# --- one owner: nobody else builds or parses the layout ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME = ROOT / "layers" / "runtime" / "python" / "ingest"
+OWNER = RUNTIME / "layout.py"
+STORE = RUNTIME / "store.py"  # runs the AWS calls: may write DynamoDB's wire format (the keys table's records)
+WIRE_TYPES = frozenset({"S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS", "BS"})
+REJECT_SEGMENT = re.compile(r"(?:^|/)(?:tenant|endpoint|date)=")
+# The event and window attributes that only ever occur in the layout's own expressions and projections.
+ITEM_WORDS = re.compile(r"\b(?:expires_at|event_time|open_until|opened_at|refreshed_at)\b")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _pieces(node: ast.AST) -> list[ast.AST] | None:
+    """The parts a string is joined from: an f-string's, a `+` chain's, or a `"#".join(...)`'s."""
+    if isinstance(node, ast.JoinedStr):
+        return list(node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return [*(_pieces(node.left) or [node.left]), *(_pieces(node.right) or [node.right])]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+            and isinstance(node.func.value, ast.Constant) and node.func.value.value == "#" and node.args
+            and isinstance(node.args[0], ast.List | ast.Tuple)):
+        return [node.func.value, *node.args[0].elts]
+    return None
+
+
+def _is_partition_join(pieces: list[ast.AST]) -> bool:
+    """`#` between a tenant and a family: the partition key scheme (`<tenant>#<family>#...`)."""
+    literals = [piece.value for piece in pieces if isinstance(piece, ast.Constant) and isinstance(piece.value, str)]
+    names = [ast.unparse(piece.value if isinstance(piece, ast.FormattedValue) else piece)
+             for piece in pieces if not isinstance(piece, ast.Constant)]
+    return (any("#" in text for text in literals) and any("tenant" in name for name in names)
+            and any("famil" in name or re.search(r"(?:^|\.)name$", name) for name in names))
+
+
+def layout_literals(source: str, *, wire_allowed: bool = False) -> list[tuple[int, str]]:
+    """(line, rule) of every place in `source` that builds or parses the storage layout by hand."""
+    tree = ast.parse(source)
+    docstrings = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = node.value
+            if text.startswith((REJECTS, REPLAYED)):
+                found.append((line, "reject area prefix"))
+            if REJECT_SEGMENT.search(text):
+                found.append((line, "reject key segment"))
+            if text in (".json", ".body"):
+                found.append((line, "reject object suffix"))
+            if ITEM_WORDS.search(text) and not ITEM_WORDS.fullmatch(text):
+                found.append((line, "item attribute in an expression"))
+        pieces = _pieces(node)
+        if pieces and _is_partition_join(pieces):
+            found.append((line, "partition key join"))
+        if (isinstance(node, ast.Name) and node.id == "crc32") or (isinstance(node, ast.Attribute) and node.attr == "crc32"):
+            found.append((line, "shard hash"))
+        if wire_allowed:
+            continue
+        if isinstance(node, ast.Dict) and any(isinstance(key, ast.Constant) and key.value in WIRE_TYPES for key in node.keys):
+            found.append((line, "item attribute built"))
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value in WIRE_TYPES:
+            found.append((line, "item attribute read"))
+        if (isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and node.left.value in WIRE_TYPES
+                and any(isinstance(op, ast.In | ast.NotIn) for op in node.ops)):
+            found.append((line, "item attribute read"))
+    return sorted(set(found))
+
+
+def scanned_modules() -> list[Path]:
+    return sorted(path for path in [*RUNTIME.rglob("*.py"), *(ROOT / "cli").rglob("*.py")] if path != OWNER)
+
+
+def test_no_module_but_the_layout_builds_or_parses_keys_items_or_reject_objects():
+    """Every runtime module (everything under ingest/ except layout.py) and the CLI, read as syntax
+    trees, so prose can say `rejects/tenant=...` and only code is judged. What counts as building or
+    parsing the layout by hand:
+
+    * reject object keys: a string starting with `rejects/` or `replayed/`, a `tenant=`, `endpoint=`
+      or `date=` key segment, a bare `.json` / `.body` suffix (split literals are caught piece by piece);
+    * the partition scheme: `#` joining a tenant and a family (f-string, `+` chain or `"#".join`),
+      and any use of crc32 (the shard);
+    * item attributes: DynamoDB wire format, i.e. a `{"S"|"N"|"B"|...: ...}` value or a `[...]["S"]`
+      / `"S" in ...` read, which every read or write of an item attribute needs (ingest.store may use
+      it: it runs the calls, and the keys table's records are its own), and `expires_at`,
+      `event_time` or a window attribute inside a larger string (a projection, a condition, an
+      update expression), in any module including the store.
+
+    Not caught on purpose: docstrings and messages that mention the layout in words, a family's own
+    dedup keys and hash seeds (`problem#<id>#...`, `<tenant>#<stream>#<key>` with no family), key
+    records' own `expires_at` (the keys table, plain dicts), the keys table's `rate#...` counters.
+    test_the_guard_* below show each rule firing on the code it replaced and on layout.py itself, so
+    the guard cannot pass by reading nothing or by matching nothing."""
+    offenders = {
+        str(path.relative_to(ROOT)): hits
+        for path in scanned_modules()
+        if (hits := layout_literals(path.read_text(), wire_allowed=path == STORE))
+    }
+    assert offenders == {}
+
+
+def test_the_guard_reads_the_modules_that_used_to_hold_the_layout():
+    names = {str(path.relative_to(ROOT)) for path in scanned_modules()}
+    runtime = "layers/runtime/python/ingest/"
+    assert {f"{runtime}pipeline.py", f"{runtime}readback.py", f"{runtime}store.py", f"{runtime}rejects.py",
+            f"{runtime}replay.py", f"{runtime}families/ops/family.py", f"{runtime}families/datahub/manage.py",
+            "cli/events.py", "cli/rejects.py"} <= names
+    assert f"{runtime}layout.py" not in names and len(names) > 30
+
+
+def test_the_guard_sees_every_kind_of_literal_the_layout_itself_holds():
+    rules = {rule for _, rule in layout_literals(OWNER.read_text())}
+    assert rules == {"reject area prefix", "reject key segment", "reject object suffix", "item attribute in an expression",
+                     "partition key join", "shard hash", "item attribute built", "item attribute read"}
+
+
+@pytest.mark.parametrize(("code", "rule"), [
+    # What the pipeline, read-back, store, rejects and the ops family held before ingest.layout.
+    ('f"rejects/tenant={principal.tenant}/endpoint={self.endpoint.name}/date={day}/{request.request_id}"',
+     "reject area prefix"),
+    ('"rejects/" + "tenant=" + tenant', "reject key segment"),
+    ('meta["body_key"] = f"{prefix}.body"', "reject object suffix"),
+    ('reject.key.json_key[: -len(".json")] + ".body"', "reject object suffix"),
+    ('prefix += f"endpoint={endpoint}/"', "reject key segment"),
+    ('prefix = f"{outcome.principal.tenant}#{self.endpoint.family}#"', "partition key join"),
+    ('ItemKey(f"{outcome.principal.tenant}#{self.name}#{PROBLEM_STREAM}", key)', "partition key join"),
+    ('pk = tenant + "#" + family + "#" + stream', "partition key join"),
+    ('pk = "#".join((tenant, family, stream))', "partition key join"),
+    ('f"{prefix}{stream}#{zlib.crc32(dedup_key.encode()) % shards}"', "shard hash"),
+    ('item = {"expires_at": {"N": expires_at}}', "item attribute built"),
+    ('int(item["expires_at"]["N"]) > now', "item attribute read"),
+    ('{name: value["S"] for name, value in item.items() if "S" in value}', "item attribute read"),
+    ('self._batch_get(keys, "pk, sk, expires_at", deadline)', "item attribute in an expression"),
+    ('condition += " AND event_time BETWEEN :start AND :end"', "item attribute in an expression"),
+    ('update = "SET open_until = :until, refreshed_at = :now"', "item attribute in an expression"),
+])
+def test_the_guard_catches_the_code_the_layout_replaced(code, rule):
+    assert rule in {found for _, found in layout_literals(code)}
+
+
+@pytest.mark.parametrize(("code", "in_store"), [
+    ('"""Rejects live under rejects/tenant=<t>/endpoint=<e>/date=<d>/<id>.json."""', False),
+    ('help="List replayed rejects (replayed/) instead."', False),
+    ('message = "no such reject in rejects/ or replayed/"', False),
+    ('seed = hashlib.sha256(f"{tenant}#{stream}#{dedup_key}".encode())', False),  # a family's event id seed
+    ('sk_prefix = f"problem#{correlation_id}#"', False),  # a family's own dedup keys
+    ('record["expires_at"] = iso(expires_at); defaults = {"expires_at": "never"}', False),  # key records
+    ('path="/openapi.json"', False),
+    ('end = int(stored.attributes.get("open_until", 0))', False),  # a family's own attribute
+    ('Key={"pk": {"S": f"rate#{prefix}#{window}"}}', True),  # the keys table's counters, in the store
+])
+def test_the_guard_leaves_prose_family_keys_and_key_records_alone(code, in_store):
+    assert layout_literals(code, wire_allowed=in_store) == []
+
+
+# --- layers -----------------------------------------------------------------------------------------
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules a file imports at run time (TYPE_CHECKING blocks left out)."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(node) for stmt in ast.walk(tree) if isinstance(stmt, ast.If) and "TYPE_CHECKING" in ast.unparse(stmt.test)
+               for node in ast.walk(stmt)}
+    names = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_the_layout_is_the_bottom_layer():
+    imported = {name.split(".")[0] for name in _imports(OWNER)} - {"__future__"}
+    assert imported <= {"base64", "re", "zlib", "collections", "dataclasses", "datetime", "typing", "orjson"}
+
+
+def test_only_entry_points_import_the_pipeline():
+    # Entry points: the handlers, the local server, replay and the CLI (outside the runtime but replay).
+    importers = {path.relative_to(RUNTIME).as_posix() for path in RUNTIME.rglob("*.py")
+                 if "ingest.pipeline" in _imports(path) or "ingest.pipeline.Pipeline" in _imports(path)}
+    assert importers == {"replay.py"}
+    assert not any(name.startswith("ingest.pipeline") for name in _imports(RUNTIME / "readback.py"))
+
+
+def test_the_layout_names_no_family_and_no_vendor():
+    from ingest import catalog
+
+    words = {endpoint.family for endpoint in catalog.ENDPOINTS} | {
+        "datahub", "doit", "dashdive", "baselime", "dynatrace", "problem", "problems"}
+    text = OWNER.read_text().lower()
+    assert {word for word in words if re.search(rf"\b{re.escape(word)}\b", text)} == set()
