@@ -15,7 +15,8 @@ import click
 from cli.aws import Target, target_options
 from cli.rejects import _moment
 from ingest import catalog
-from ingest.readback import EventReader, StoredEvent, to_epoch_ms
+from ingest.layout import StoredEvent
+from ingest.readback import EventReader, to_epoch_ms
 from ingest.store import Deadline
 
 # Long enough for a large listing; the CLI is not bound by API Gateway's 29 s.

@@ -23,7 +23,8 @@ from pathlib import Path
 import click
 
 from cli.aws import Target, target_options
-from ingest.rejects import REJECTS, REPLAYED, Reject, RejectNotFound, parse_moment
+from ingest.layout import REJECTS, REPLAYED
+from ingest.rejects import Reject, RejectNotFound, parse_moment
 from ingest.replay import Replayer, ReplayError, ReplayResult, group_lines, read_ndjson
 
 _RESOURCES = ("events_table", "keys_table", "rejects_bucket")

@@ -11,7 +11,8 @@ import pytest
 from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
-from ingest.store import Deadline, ItemKey, Store
+from ingest.layout import ItemKey
+from ingest.store import Deadline, Store
 from tests.conftest import EVENTS, load_event, partition_items, payload
 
 ENDPOINT = "datahub_events"

@@ -1,4 +1,7 @@
-"""Reading an edited NDJSON file: every problem found before anything is replayed, each named by line."""
+"""Reading an edited NDJSON file: every problem found before anything is replayed, each named by line.
+
+(Reject keys themselves are tested with the storage layout, tests/unit/test_layout.py.)
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.rejects import REJECTS, REPLAYED, RejectKey, parse_moment
+from ingest.rejects import parse_moment
 from ingest.replay import ReplayError, group_lines, read_ndjson
 
 KEY = "rejects/tenant=acme/endpoint=datahub_events/date=2024-03-10/req-1.json"
@@ -48,14 +51,6 @@ def test_a_bad_line_stops_everything_and_is_named(line, says):
 def test_an_empty_file_is_an_error():
     with pytest.raises(ReplayError, match="no lines"):
         read_ndjson("\n\n")
-
-
-def test_reject_keys_parse_and_move_between_areas():
-    key = RejectKey.parse(KEY)
-    assert (key.area, key.tenant, key.endpoint, key.day, key.request_id) == (REJECTS, "acme", "datahub_events",
-                                                                            "2024-03-10", "req-1")
-    assert key.moved(REPLAYED).json_key == KEY.replace("rejects/", "replayed/", 1)
-    assert RejectKey.parse(KEY.replace(".json", ".body")) is None
 
 
 def test_moments_are_times_dates_or_durations_back_from_now():

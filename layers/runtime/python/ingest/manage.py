@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ingest.errors import NotFound
+from ingest.readback import EventReader, StoredEvent
 
 if TYPE_CHECKING:
     from ingest.auth import Principal
     from ingest.family import Family, Response
-    from ingest.readback import EventReader, StoredEvent
     from ingest.request import Request
     from ingest.store import Deadline, Store
 
@@ -72,7 +72,6 @@ def find(reader: EventReader, lookup: Lookup, deadline: Deadline) -> StoredEvent
 
 def read_event(family: Family, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
     """RouteKind.READ: the first lookup that finds the event answers; none: 404 in the dialect."""
-    from ingest.readback import EventReader  # TODO(layout merge): top-level once readback stops importing the pipeline
     reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family)
     for lookup in family.lookups(request):
         stored = find(reader, lookup, deadline)
@@ -96,8 +95,6 @@ class DeleteAsk:
 def delete_events(family: Family, request: Request, principal: Principal, store: Store,
                   deadline: Deadline) -> Response:
     """RouteKind.DELETE: effective at once; ids none of which is stored for the tenant are a 404."""
-    from ingest.readback import EventReader  # TODO(layout merge): top-level once readback stops importing the pipeline
-
     ask = family.delete_request(request)
     reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family)
     if ask.ids is not None:

@@ -8,47 +8,26 @@ pipeline adds (RateLimit-*, Retry-After) go on every answer, whatever the family
 
 from __future__ import annotations
 
-import base64
 import time
-import zlib
 from collections.abc import Callable
 from datetime import datetime
 
-import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ingest import catalog, manage
+from ingest import catalog, layout, manage
 from ingest.auth import Authenticator, Principal, check_scope
 from ingest.errors import BadRequest, IngestError, MethodNotAllowed, Unavailable, Violation
-from ingest.family import EventOutcome, Family, Outcome, Record, Response, Status
+from ingest.family import EventOutcome, Family, Outcome, Response, Status
+from ingest.layout import ItemKey, RejectKey
 from ingest.observability import logger, metrics
 from ingest.ratelimit import RateLimiter
 from ingest.request import Request, check_wire_size, decode_body
 from ingest.settings import Settings, get_settings
 from ingest.spec import Endpoint, RouteKind
-from ingest.store import Deadline, ItemKey, Store
+from ingest.store import Deadline, Store
 
 # Leave the Lambda this much time to render and return after the storage budget.
 RESPONSE_MARGIN_MS = 2_000
-
-
-def iso_utc(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def partition_key(prefix: str, stream: str, dedup_key: str, shards: int) -> str:
-    """`<tenant>#<family>#<stream>[#<shard>]` of an event (prefix = `<tenant>#<family>#`).
-
-    The shard derives from the dedup key, so the same event always lands on the same shard; reads
-    by dedup key go straight to it, time-range reads fan out over `partition_keys`."""
-    if shards == 1:
-        return prefix + stream
-    return f"{prefix}{stream}#{zlib.crc32(dedup_key.encode()) % shards}"
-
-
-def partition_keys(prefix: str, stream: str, shards: int) -> list[str]:
-    """Every partition a stream's events may be in (one per shard)."""
-    return [prefix + stream] if shards == 1 else [f"{prefix}{stream}#{shard}" for shard in range(shards)]
 
 
 class Pipeline:
@@ -144,14 +123,14 @@ class Pipeline:
 
     def _write(self, outcome: Outcome, deadline: Deadline) -> None:
         now = int(outcome.request.received_at.timestamp())
-        prefix = f"{outcome.principal.tenant}#{self.endpoint.family}#"
+        partitions = layout.Partitions(outcome.principal.tenant, self.endpoint.family, self.shards)
         overwrite = self.endpoint.write_policy.overwrites
         # One event per item key: BatchWriteItem refuses two writes to one key in a call anyway.
         winner_by_key: dict[ItemKey, EventOutcome] = {}
         for event in outcome.events:
             if event.record is None:
                 continue
-            key = event.key = ItemKey(self._partition(prefix, event.record), event.record.dedup_key)
+            key = event.key = partitions.key(event.record.stream, event.record.dedup_key)
             previous = winner_by_key.get(key)
             if previous is None:
                 winner_by_key[key] = event
@@ -163,69 +142,40 @@ class Pipeline:
         if not winner_by_key:
             return
         existing = self.store.existing(list(winner_by_key), now, deadline)
-        expires_at = str(now + self.retention_seconds)
-        received_at = iso_utc(outcome.request.received_at)
+        items_of = layout.EventItems(
+            tenant=outcome.principal.tenant,
+            family=self.endpoint.family,
+            endpoint=self.endpoint.name,
+            request_id=outcome.request.request_id,
+            received_at=outcome.request.received_at,
+            expires_at=layout.expires_at(now, self.retention_seconds),
+        )
         items = []
         for key, event in winner_by_key.items():
             if key in existing:
                 event.status = Status.DUPLICATE
                 if not overwrite:
                     continue
-            items.append(self._item(key, event.record, outcome, received_at, expires_at))
+            items.append(items_of.item(key, event.record))
         outcome.write_calls = self.store.write(items, deadline)
-
-    def _partition(self, prefix: str, record: Record) -> str:
-        return partition_key(prefix, record.stream, record.dedup_key, self.shards)
-
-    def _item(self, key: ItemKey, record: Record, outcome: Outcome, received_at: str, expires_at: str) -> dict:
-        item = {
-            "pk": {"S": key.pk},
-            "sk": {"S": key.sk},
-            "tenant": {"S": outcome.principal.tenant},
-            "family": {"S": self.endpoint.family},
-            "stream": {"S": record.stream},
-            "endpoint": {"S": self.endpoint.name},
-            "event_time": {"N": str(record.event_time_ms)},
-            "received_at": {"S": received_at},
-            "request_id": {"S": outcome.request.request_id},
-            "payload": {"B": record.payload},
-            "expires_at": {"N": expires_at},
-        }
-        for name, value in record.attributes.items():
-            item[name] = {"S": value}
-        return item
 
     # --- rejects --------------------------------------------------------------------------------
 
-    def reject_prefix(self, request: Request, principal: Principal) -> str:
-        day = request.received_at.strftime("%Y-%m-%d")
-        return f"rejects/tenant={principal.tenant}/endpoint={self.endpoint.name}/date={day}/{request.request_id}"
+    def reject_key(self, request: Request, principal: Principal) -> RejectKey:
+        """Where a reject of this request is kept (ingest.layout)."""
+        return RejectKey.of(principal.tenant, self.endpoint.name, request.received_at, request.request_id)
 
-    def _reject_meta(self, request: Request, principal: Principal, violations: list[Violation]) -> dict:
-        return {
-            "request_id": request.request_id,
-            "tenant": principal.tenant,
-            "endpoint": self.endpoint.name,
-            "family": self.endpoint.family,
-            "method": request.method,
-            "path": request.path,
-            "path_parameters": request.path_parameters,
-            "headers": {
-                name: request.header(name) for name in self.endpoint.spec.kept_headers if request.header(name) is not None
-            },
-            "received_at": iso_utc(request.received_at),
-            "errors": [violation.as_dict() for violation in violations],
-        }
+    def reject_prefix(self, request: Request, principal: Principal) -> str:
+        return self.reject_key(request, principal).stem
+
+    def _reject_meta(self, key: RejectKey, request: Request, violations) -> dict:
+        return layout.reject_meta(key, request, family=self.endpoint.family, violations=violations,
+                                  kept_headers=self.endpoint.spec.kept_headers)
 
     def _keep_body_reject(self, request, principal, body: bytes, violations, deadline: Deadline) -> str:
-        prefix = self.reject_prefix(request, principal)
-        meta = self._reject_meta(request, principal, list(violations))
-        meta["body_key"] = f"{prefix}.body"  # the body is its own object, byte for byte
-        self.store.put_objects(
-            [(f"{prefix}.body", body, "application/octet-stream"), (f"{prefix}.json", orjson.dumps(meta), "application/json")],
-            deadline,
-        )
-        return f"{prefix}.json"
+        key = self.reject_key(request, principal)
+        self.store.put_objects(layout.body_reject(key, self._reject_meta(key, request, violations), body), deadline)
+        return key.json_key
 
     def _keep_rejects(self, request, principal, body: bytes, raw_events: list, errors: dict, deadline) -> str:
         violations = [violation for index in sorted(errors) for violation in errors[index]]
@@ -233,14 +183,10 @@ class Pipeline:
             return self._keep_body_reject(request, principal, body, violations, deadline)
         # Partial acceptance: keep only the rejected events, so the accepted ones' dropped fields are
         # not kept anywhere.
-        prefix = self.reject_prefix(request, principal)
-        meta = self._reject_meta(request, principal, violations)
-        meta["events"] = [
-            {"index": index, "raw": base64.b64encode(orjson.dumps(raw_events[index])).decode("ascii")}
-            for index in sorted(errors)
-        ]
-        self.store.put_objects([(f"{prefix}.json", orjson.dumps(meta), "application/json")], deadline)
-        return f"{prefix}.json"
+        key = self.reject_key(request, principal)
+        rejected = {index: raw_events[index] for index in sorted(errors)}
+        self.store.put_objects(layout.events_reject(key, self._reject_meta(key, request, violations), rejected), deadline)
+        return key.json_key
 
     # --- edges ----------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The reject store as an operator uses it: find, read and export rejects; archive replayed ones.
 
-The pipeline writes one reject per request that had a rejected event (ingest.pipeline):
+The pipeline writes one reject per request that had a rejected event, laid out by ingest.layout:
 
     rejects/tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<request id>.json   metadata: errors (index, path,
         message), endpoint, family, tenant, request id, received time, method, path, path parameters,
@@ -30,16 +30,11 @@ from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
 
+from ingest import layout
+from ingest.layout import AREAS, REJECTS, REPLAYED, RejectKey
 from ingest.store import Deadline, Store
 from ingest.types import Iso8601
 
-REJECTS = "rejects/"
-REPLAYED = "replayed/"
-AREAS = (REJECTS, REPLAYED)
-_KEY = re.compile(
-    r"(?P<area>rejects|replayed)/tenant=(?P<tenant>[^/]+)/endpoint=(?P<endpoint>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
-    r"(?P<request_id>[^/]+)\.json"
-)
 GZIP_MAGIC = b"\x1f\x8b"
 _MOMENT = TypeAdapter(Iso8601)
 # One line of an export: the fields that say where it belongs, checked on replay.
@@ -48,34 +43,6 @@ LINE_FIELDS = ("reject", "request_id", "tenant", "endpoint")
 
 class RejectNotFound(LookupError):
     """No reject object (in rejects/ or replayed/) for an id or key."""
-
-
-@dataclass(frozen=True, slots=True)
-class RejectKey:
-    area: str  # "rejects/" or "replayed/"
-    tenant: str
-    endpoint: str
-    day: str
-    request_id: str
-
-    @classmethod
-    def parse(cls, key: str) -> RejectKey | None:
-        match = _KEY.fullmatch(key)
-        if not match:
-            return None
-        return cls(match["area"] + "/", match["tenant"], match["endpoint"], match["date"], match["request_id"])
-
-    @property
-    def json_key(self) -> str:
-        return f"{self.area}tenant={self.tenant}/endpoint={self.endpoint}/date={self.day}/{self.request_id}.json"
-
-    def moved(self, area: str) -> RejectKey:
-        return RejectKey(area, self.tenant, self.endpoint, self.day, self.request_id)
-
-    @property
-    def live_key(self) -> str:
-        """The key in rejects/, which is how exports name a reject wherever it is now."""
-        return self.moved(REJECTS).json_key
 
 
 @dataclass(slots=True)
@@ -163,20 +130,12 @@ class RejectStore:
         self.store = store
         self.workers = workers
 
-    def _prefix(self, area: str, tenant: str | None, endpoint: str | None) -> str:
-        prefix = area
-        if tenant:
-            prefix += f"tenant={tenant}/"
-            if endpoint:
-                prefix += f"endpoint={endpoint}/"
-        return prefix
-
     def keys(self, *, area: str = REJECTS, tenant: str | None = None, endpoint: str | None = None,
              since: datetime | None = None, until: datetime | None = None) -> Iterator[RejectKey]:
         """Reject keys, narrowed by S3 prefix (tenant, endpoint) and by their date folder."""
         first_day = since.date().isoformat() if since else None
         last_day = until.date().isoformat() if until else None
-        for key in self.store.object_keys(self._prefix(area, tenant, endpoint)):
+        for key in self.store.object_keys(layout.reject_search_prefix(area, tenant, endpoint)):
             parsed = RejectKey.parse(key)
             if parsed is None or (endpoint and parsed.endpoint != endpoint):
                 continue
@@ -230,7 +189,7 @@ class RejectStore:
 
     def body(self, reject: Reject) -> bytes | None:
         if reject._body is None and reject.whole_request:
-            reject._body = self.store.get_object(reject.key.json_key[: -len(".json")] + ".body")
+            reject._body = self.store.get_object(reject.key.body_key)
         return reject._body
 
     def archive(self, reject: Reject, replay: dict) -> RejectKey:
@@ -241,14 +200,14 @@ class RejectStore:
         objects = []
         body = self.body(reject)
         if body is not None:
-            meta["body_key"] = target.json_key[: -len(".json")] + ".body"
-            objects.append((meta["body_key"], body, "application/octet-stream"))
-        objects.append((target.json_key, json.dumps(meta).encode(), "application/json"))
+            meta["body_key"] = target.body_key
+            objects.append((target.body_key, body, layout.BODY_CONTENT_TYPE))
+        objects.append((target.json_key, json.dumps(meta).encode(), layout.META_CONTENT_TYPE))
         self.store.put_objects(objects, Deadline(60))
         if reject.key.area == REJECTS:
             stale = [reject.key.json_key]
             if body is not None:
-                stale.append(reject.key.json_key[: -len(".json")] + ".body")
+                stale.append(reject.key.body_key)
             self.store.delete_objects(stale)
         reject.key, reject.meta = target, meta
         return target
@@ -259,7 +218,7 @@ class RejectStore:
         if raw is None:
             return
         meta = {**json.loads(raw), **fields}
-        self.store.put_objects([(key, json.dumps(meta).encode(), "application/json")], Deadline(60))
+        self.store.put_objects([(key, json.dumps(meta).encode(), layout.META_CONTENT_TYPE)], Deadline(60))
 
 
 def _received(reject: Reject) -> datetime | None:

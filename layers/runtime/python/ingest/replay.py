@@ -34,7 +34,8 @@ from ingest import catalog
 from ingest.auth import Principal
 from ingest.errors import BadRequest, IngestError
 from ingest.family import Status
-from ingest.pipeline import Pipeline, iso_utc
+from ingest.layout import iso_utc
+from ingest.pipeline import Pipeline
 from ingest.rejects import GZIP_MAGIC, LINE_FIELDS, REPLAYED, Reject, RejectKey, RejectNotFound, RejectStore
 from ingest.request import Request, decode_body
 from ingest.settings import Settings
@@ -386,7 +387,7 @@ class Replayer:
             result.errors = [violation.as_dict() for violation in error.violations] or [
                 {"index": None, "path": "", "message": error.message}
             ]
-            result.new_reject = pipeline.reject_prefix(request, principal) + ".json"
+            result.new_reject = pipeline.reject_key(request, principal).json_key
         except IngestError as error:  # storage unavailable, too large: nothing moves
             result.status, result.message = "failed", f"{error.message} (the reject is left as it was)"
             return result

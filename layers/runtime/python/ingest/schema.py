@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingest import layout
+
 
 @dataclass(frozen=True, slots=True)
 class Attribute:
@@ -34,14 +36,15 @@ class TableSpec:
 PK = Attribute("pk", "S")
 SK = Attribute("sk", "S")
 
-# pk = <tenant>#<family>#<stream>[#<shard>], sk = the dedup key: the item key *is* the dedup key,
-# so a duplicate can never become a second item, and dedup lasts exactly as long as the item.
+# pk = <tenant>#<family>#<stream>[#<shard>], sk = the dedup key (ingest.layout): the item key *is*
+# the dedup key, so a duplicate can never become a second item, and dedup lasts exactly as long as
+# the item.
 EVENTS = TableSpec(
     logical_id="Events",
     partition=PK,
     sort=SK,
-    ttl_attribute="expires_at",
-    indexes=(Index("by_event_time", PK, Attribute("event_time", "N")),),
+    ttl_attribute=layout.EXPIRES_AT,
+    indexes=(Index(layout.EVENT_TIME_INDEX, PK, Attribute(layout.EVENT_TIME, "N")),),
 )
 
 # Two kinds of item share this table:

@@ -1,8 +1,8 @@
 """The one module that talks to AWS.
 
 Clients are created lazily, once per process, with bounded retries and timeouts; tests inject their
-own. Items are built in DynamoDB's wire format directly: a flat item with the payload as bytes costs
-a few microseconds, where boto3's TypeSerializer over nested dicts would cost ~15 µs per event.
+own. The events table's items, keys and query shapes, and the reject objects, come from
+ingest.layout: this module only runs the calls (deadline, retries, batching) on what it is given.
 """
 
 from __future__ import annotations
@@ -10,21 +10,18 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ingest import layout
 from ingest.errors import Unavailable
+from ingest.layout import ItemKey
 from ingest.settings import Settings
 
 WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB refuses)
-EVENT_TIME_INDEX = "by_event_time"  # ingest.schema.EVENTS: (pk, event_time)
-# Bounds of an open time range (epoch ms): year 0001 and year 9999.
-MIN_EVENT_MS = -62_135_596_800_000
-MAX_EVENT_MS = 253_402_300_799_999
 READ_CHUNK = 100  # BatchGetItem's hard limit
 
 
@@ -94,15 +91,6 @@ class Deadline:
 
     def expired(self) -> bool:
         return self.remaining() <= 0
-
-
-@dataclass(frozen=True, slots=True)
-class ItemKey:
-    pk: str
-    sk: str
-
-    def wire(self) -> dict:
-        return {"pk": {"S": self.pk}, "sk": {"S": self.sk}}
 
 
 class Store:
@@ -232,11 +220,11 @@ class Store:
                 attempt = self._backoff(pending, attempt, deadline)
 
     def existing(self, keys: Sequence[ItemKey], now: int, deadline: Deadline) -> set[ItemKey]:
-        """Keys already stored and not yet expired (TTL deletion lags up to ~48 h)."""
+        """Keys already stored and not yet expired at `now` (epoch seconds; ingest.layout.is_live)."""
         return {
-            ItemKey(item["pk"]["S"], item["sk"]["S"])
-            for item in self._batch_get(keys, "pk, sk, expires_at", deadline)
-            if int(item["expires_at"]["N"]) > now
+            ItemKey.of(item)
+            for item in self._batch_get(keys, layout.LIVENESS_PROJECTION, deadline)
+            if layout.is_live(item, now)
         }
 
     def _batch_write(self, requests: Sequence[dict], deadline: Deadline) -> int:
@@ -263,54 +251,24 @@ class Store:
         return response.get("Item")
 
     def event_times(self, keys: Sequence[ItemKey], deadline: Deadline) -> dict[ItemKey, int]:
-        """`event_time` of stored items (e.g. to answer a duplicate with what was stored first)."""
+        """Event times of stored items (e.g. to answer a duplicate with what was stored first)."""
         return {
-            ItemKey(item["pk"]["S"], item["sk"]["S"]): int(item["event_time"]["N"])
-            for item in self._batch_get(keys, "pk, sk, event_time", deadline)
+            ItemKey.of(item): layout.event_time_of(item)
+            for item in self._batch_get(keys, layout.EVENT_TIME_PROJECTION, deadline)
         }
 
-    def open_or_refresh(self, key: ItemKey, *, id_attribute: str, new_id: str, now_ms: int, open_until_ms: int,
-                        expires_at: int, attributes: dict[str, str], deadline: Deadline) -> str:
-        """A keyed window that stays open until `open_until`: if the item is open at `now_ms`, extend
-        it (one conditional UpdateItem) and return its id; otherwise start a new one under `new_id`
-        (a conditional PutItem). Two racing openers leave one window: the loser refreshes it."""
+    def open_or_refresh(self, window: layout.Window, deadline: Deadline) -> str:
+        """Extend the window if it is open (one conditional UpdateItem) and return its id; otherwise
+        start it anew under its new id (a conditional PutItem). Two racing openers leave one window:
+        the loser refreshes it."""
         table = self.settings.events_table
-        now, until, expires = {"N": str(now_ms)}, {"N": str(open_until_ms)}, {"N": str(expires_at)}
         for _ in range(3):
-            refreshed = self._conditional(
-                self.dynamodb.update_item,
-                deadline,
-                TableName=table,
-                Key=key.wire(),
-                UpdateExpression="SET open_until = :until, refreshed_at = :now, expires_at = :expires "
-                "ADD refreshes :one",
-                ConditionExpression="open_until > :now",
-                ExpressionAttributeValues={":until": until, ":now": now, ":expires": expires, ":one": {"N": "1"}},
-                ReturnValues="ALL_NEW",
-            )
+            refreshed = self._conditional(self.dynamodb.update_item, deadline, TableName=table, **window.refresh())
             if refreshed is not None:
-                return refreshed["Attributes"][id_attribute]["S"]
-            item = {
-                **key.wire(),
-                **{name: {"S": value} for name, value in attributes.items()},
-                id_attribute: {"S": new_id},
-                "opened_at": now,
-                "event_time": now,
-                "open_until": until,
-                "refreshed_at": now,
-                "refreshes": {"N": "0"},
-                "expires_at": expires,
-            }
-            opened = self._conditional(
-                self.dynamodb.put_item,
-                deadline,
-                TableName=table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR open_until <= :now",
-                ExpressionAttributeValues={":now": now},
-            )
+                return window.id_of(refreshed["Attributes"])
+            opened = self._conditional(self.dynamodb.put_item, deadline, TableName=table, **window.opening())
             if opened is not None:
-                return new_id
+                return window.new_id
         raise Unavailable("The problem could not be opened or refreshed; retry the request.")
 
     # --- read-back and delete -------------------------------------------------------------------
@@ -328,21 +286,9 @@ class Store:
         """Items of one partition: by event time (the by_event_time index, bounds inclusive) or, with
         `sk_prefix`, by dedup-key prefix (the table itself, consistent). Paginated lazily."""
         kwargs: dict = {"TableName": self.settings.events_table, "ScanIndexForward": not newest_first}
-        values: dict = {":pk": {"S": pk}}
-        condition = "pk = :pk"
-        if sk_prefix is not None:
-            condition += " AND begins_with(sk, :prefix)"
-            values[":prefix"] = {"S": sk_prefix}
-            kwargs["ConsistentRead"] = True
-        else:
-            kwargs["IndexName"] = EVENT_TIME_INDEX
-            if start_ms is not None or end_ms is not None:
-                condition += " AND event_time BETWEEN :start AND :end"
-                values[":start"] = {"N": str(start_ms if start_ms is not None else MIN_EVENT_MS)}
-                values[":end"] = {"N": str(end_ms if end_ms is not None else MAX_EVENT_MS)}
-        kwargs.update(KeyConditionExpression=condition, ExpressionAttributeValues=values)
+        kwargs.update(layout.partition_query(pk, start_ms=start_ms, end_ms=end_ms, sk_prefix=sk_prefix))
         if keys_only:
-            kwargs["ProjectionExpression"] = "pk, sk"
+            kwargs["ProjectionExpression"] = layout.KEY_PROJECTION
         returned = 0
         while True:
             if limit is not None:
@@ -360,16 +306,7 @@ class Store:
     def scan_events(self, deadline: Deadline, *, tenant: str, family: str | None = None) -> Iterator[dict]:
         """Every item of a tenant (and family): an operator's listing when no stream is named, never a
         request path."""
-        condition, values = "tenant = :tenant", {":tenant": {"S": tenant}}
-        if family:
-            condition += " AND #family = :family"
-            values[":family"] = {"S": family}
-        kwargs = {
-            "TableName": self.settings.events_table,
-            "FilterExpression": condition,
-            "ExpressionAttributeValues": values,
-            **({"ExpressionAttributeNames": {"#family": "family"}} if family else {}),
-        }
+        kwargs = {"TableName": self.settings.events_table, **layout.owner_filter(tenant, family)}
         while True:
             response = self._call(self.dynamodb.scan, deadline, **kwargs)
             yield from response.get("Items", [])

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from ingest import layout
 from ingest.auth import Principal
 from ingest.errors import BadRequest, IngestError, Violation
 from ingest.family import Family, Outcome, Record, Response, Status, format_path, json_response
@@ -47,7 +48,7 @@ from ingest.families.ops.model import (
 )
 from ingest.request import Request
 from ingest.spec import Limits, RouteKind
-from ingest.store import Deadline, ItemKey, Store
+from ingest.store import Deadline, Store
 from ingest.types import epoch_ms
 from ingest.validation import parse_model
 
@@ -242,21 +243,18 @@ class OpsFamily(Family):
                 continue
             open_until = int(record.attributes["open_until"])
             correlation_id = store.open_or_refresh(
-                ItemKey(f"{outcome.principal.tenant}#{self.name}#{PROBLEM_STREAM}", record.attributes["problem_key"]),
-                id_attribute="correlation_id",
-                new_id=secrets.token_hex(8),
-                now_ms=now_ms,
-                open_until_ms=open_until,
-                # the problem item outlives its last refresh by the family's retention, like its events
-                expires_at=open_until // 1000 + retention_seconds,
-                attributes={
-                    "tenant": outcome.principal.tenant,
-                    "family": self.name,
-                    "stream": PROBLEM_STREAM,
-                    "event_type": record.stream,
-                    "request_id": outcome.request.request_id,
-                },
-                deadline=deadline,
+                layout.window(
+                    outcome.principal.tenant, self.name, PROBLEM_STREAM, record.attributes["problem_key"],
+                    id_attribute="correlation_id",
+                    new_id=secrets.token_hex(8),
+                    now_ms=now_ms,
+                    open_until_ms=open_until,
+                    # the problem item outlives its last refresh by the family's retention, like its events
+                    retention_seconds=retention_seconds,
+                    request_id=outcome.request.request_id,
+                    attributes={"event_type": record.stream},
+                ),
+                deadline,
             )
             record.attributes["correlation_id"] = correlation_id
             record.dedup_key = record.dedup_key.replace("problem#", f"problem#{correlation_id}#", 1)

@@ -1,0 +1,440 @@
+"""The storage layout: how events, windows and rejects sit in DynamoDB and S3, built and parsed here only.
+
+Events table (ingest.schema.EVENTS):
+
+    pk = <tenant>#<family>#<stream>[#<shard>]   the stream is the family's (a provider, a dataset, an
+                                                event type); the shard (crc32 of the dedup key) only
+                                                when the family has more than one (stream_shards)
+    sk = <dedup key>                            so a duplicate can never become a second item
+
+An event item carries tenant, family, stream, endpoint, event_time (epoch ms, the by_event_time
+index), received_at (RFC 3339 UTC, microseconds), request_id, payload (compact JSON bytes),
+expires_at (epoch seconds: the table's TTL) and the strings its family added. A keyed window (a
+family's long-lived item that a conditional update keeps open) shares the table under its own
+stream, unsharded, and carries no payload, which is how reads tell it from an event.
+
+Rejects bucket:
+
+    <area>tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<request id>.json   the metadata
+    <area>tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<request id>.body   the body, byte for byte
+    area = rejects/ (live) or replayed/ (archived after a replay)
+
+Nothing here talks to AWS (ingest.store does) and nothing here knows a family: families pass their
+streams, dedup keys and extra attributes in. The items are DynamoDB's wire format, built directly:
+boto3's TypeSerializer over nested dicts would cost ~15 µs an event, a flat item a few.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import orjson
+
+if TYPE_CHECKING:
+    from ingest.errors import Violation
+    from ingest.family import Record
+    from ingest.request import Request
+
+# --- items -----------------------------------------------------------------------------------------
+
+EXPIRES_AT = "expires_at"  # the events table's TTL attribute
+EVENT_TIME = "event_time"
+EVENT_TIME_INDEX = "by_event_time"  # (pk, event_time)
+# What an event item is made of before its family's attributes: its identity and bookkeeping.
+CORE_ATTRIBUTES = frozenset({"pk", "sk", "tenant", "family", "stream", "endpoint", "event_time", "received_at",
+                             "request_id", "payload", "expires_at"})
+KEY_PROJECTION = "pk, sk"
+LIVENESS_PROJECTION = "pk, sk, expires_at"
+EVENT_TIME_PROJECTION = "pk, sk, event_time"
+# Bounds of an open time range (epoch ms): year 0001 and year 9999.
+MIN_EVENT_MS = -62_135_596_800_000
+MAX_EVENT_MS = 253_402_300_799_999
+
+
+@dataclass(frozen=True, slots=True)
+class ItemKey:
+    pk: str
+    sk: str
+
+    def wire(self) -> dict:
+        return {"pk": {"S": self.pk}, "sk": {"S": self.sk}}
+
+    @classmethod
+    def of(cls, item: dict) -> ItemKey:
+        """The key of a stored item (or of a key-only projection)."""
+        return cls(item["pk"]["S"], item["sk"]["S"])
+
+
+def iso_utc(moment: datetime) -> str:
+    """The stored form of a moment (received_at): RFC 3339 UTC with microseconds."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """Epoch milliseconds as RFC 3339 UTC with milliseconds, e.g. 2024-03-10T23:00:00.000Z."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --- partitions and shards -------------------------------------------------------------------------
+
+
+def shard_of(dedup_key: str, shards: int) -> int:
+    """The shard of an event: from its dedup key, so the same event always lands on the same shard
+    and dedup still holds however many shards a stream is spread over."""
+    return zlib.crc32(dedup_key.encode()) % shards
+
+
+class Partitions:
+    """The partitions of one tenant's family: `<tenant>#<family>#<stream>[#<shard>]`.
+
+    Reads by dedup key go straight to the event's shard (`key`); time-range reads fan out over
+    every shard of the stream (`of`)."""
+
+    __slots__ = ("prefix", "shards")
+
+    def __init__(self, tenant: str, family: str, shards: int = 1) -> None:
+        self.prefix = f"{tenant}#{family}#"
+        self.shards = shards
+
+    def key(self, stream: str, dedup_key: str) -> ItemKey:
+        if self.shards == 1:
+            return ItemKey(self.prefix + stream, dedup_key)
+        return ItemKey(f"{self.prefix}{stream}#{shard_of(dedup_key, self.shards)}", dedup_key)
+
+    def of(self, stream: str) -> list[str]:
+        """Every partition a stream's events may be in (one per shard)."""
+        if self.shards == 1:
+            return [self.prefix + stream]
+        return [f"{self.prefix}{stream}#{shard}" for shard in range(self.shards)]
+
+
+# --- expiry ----------------------------------------------------------------------------------------
+
+
+def expires_at(moment_s: int, retention_seconds: int) -> int:
+    """When an item kept `retention_seconds` from `moment_s` (epoch seconds) expires: its TTL, and
+    so how long its dedup key holds."""
+    return moment_s + retention_seconds
+
+
+def is_live(item: dict, now_s: int) -> bool:
+    """The one liveness rule: an item counts as stored while its expiry is after `now_s` (epoch
+    seconds). DynamoDB deletes expired items up to ~48 h late; until then they are gone to us."""
+    return int(item["expires_at"]["N"]) > now_s
+
+
+# --- event items -----------------------------------------------------------------------------------
+
+
+class EventItems:
+    """The items of one request's events. What every item of the request shares (tenant, family,
+    endpoint, request, received time, expiry) is formatted once; `item` adds one event's own."""
+
+    __slots__ = ("tenant", "family", "endpoint", "request_id", "received_at", "expires_at")
+
+    def __init__(self, *, tenant: str, family: str, endpoint: str, request_id: str, received_at: datetime,
+                 expires_at: int) -> None:
+        self.tenant = tenant
+        self.family = family
+        self.endpoint = endpoint
+        self.request_id = request_id
+        self.received_at = iso_utc(received_at)
+        self.expires_at = str(expires_at)
+
+    def item(self, key: ItemKey, record: Record) -> dict:
+        item = {
+            "pk": {"S": key.pk},
+            "sk": {"S": key.sk},
+            "tenant": {"S": self.tenant},
+            "family": {"S": self.family},
+            "stream": {"S": record.stream},
+            "endpoint": {"S": self.endpoint},
+            "event_time": {"N": str(record.event_time_ms)},
+            "received_at": {"S": self.received_at},
+            "request_id": {"S": self.request_id},
+            "payload": {"B": record.payload},
+            "expires_at": {"N": self.expires_at},
+        }
+        for name, value in record.attributes.items():
+            item[name] = {"S": value}
+        return item
+
+
+def is_event(item: dict) -> bool:
+    """An event, not a window (the table holds both; only events carry a payload)."""
+    return "payload" in item
+
+
+def event_time_of(item: dict) -> int:
+    return int(item["event_time"]["N"])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    tenant: str
+    family: str
+    stream: str
+    id: str  # the dedup key (the item's sort key)
+    event_time_ms: int
+    received_at: str
+    request_id: str
+    endpoint: str
+    payload: object  # the event as stored, parsed
+    attributes: dict[str, str] = field(default_factory=dict)  # the strings the family added
+    expires_at: int | None = None
+
+    @classmethod
+    def of(cls, item: dict) -> StoredEvent:
+        return cls(
+            tenant=item["tenant"]["S"],
+            family=item["family"]["S"],
+            stream=item["stream"]["S"],
+            id=item["sk"]["S"],
+            event_time_ms=int(item["event_time"]["N"]),
+            received_at=item.get("received_at", {}).get("S", ""),
+            request_id=item.get("request_id", {}).get("S", ""),
+            endpoint=item.get("endpoint", {}).get("S", ""),
+            payload=orjson.loads(item["payload"]["B"]) if "payload" in item else None,
+            attributes={name: value["S"] for name, value in item.items() if name not in CORE_ATTRIBUTES and "S" in value},
+            expires_at=int(item["expires_at"]["N"]) if "expires_at" in item else None,
+        )
+
+    @property
+    def event_time(self) -> str:
+        return iso_ms(self.event_time_ms)
+
+    def as_dict(self) -> dict:
+        """The operator's view (`events list --json`)."""
+        return {
+            "tenant": self.tenant,
+            "family": self.family,
+            "stream": self.stream,
+            "id": self.id,
+            "event_time": self.event_time,
+            "received_at": self.received_at,
+            "request_id": self.request_id,
+            "endpoint": self.endpoint,
+            "attributes": self.attributes,
+            "event": self.payload,
+        }
+
+
+# --- reading by partition --------------------------------------------------------------------------
+
+
+def partition_query(pk: str, *, start_ms: int | None = None, end_ms: int | None = None,
+                    sk_prefix: str | None = None) -> dict:
+    """Query arguments for one partition's items: with `sk_prefix`, those whose dedup key starts with
+    it (the table itself, consistent); otherwise by event time on the index, bounds inclusive (an
+    open bound is year 1 or year 9999)."""
+    query: dict = {}
+    values: dict = {":pk": {"S": pk}}
+    condition = "pk = :pk"
+    if sk_prefix is not None:
+        condition += " AND begins_with(sk, :prefix)"
+        values[":prefix"] = {"S": sk_prefix}
+        query["ConsistentRead"] = True
+    else:
+        query["IndexName"] = EVENT_TIME_INDEX
+        if start_ms is not None or end_ms is not None:
+            condition += " AND event_time BETWEEN :start AND :end"
+            values[":start"] = {"N": str(start_ms if start_ms is not None else MIN_EVENT_MS)}
+            values[":end"] = {"N": str(end_ms if end_ms is not None else MAX_EVENT_MS)}
+    query.update(KeyConditionExpression=condition, ExpressionAttributeValues=values)
+    return query
+
+
+def owner_filter(tenant: str, family: str | None = None) -> dict:
+    """Scan filter arguments for the items of a tenant (and family)."""
+    condition, values = "tenant = :tenant", {":tenant": {"S": tenant}}
+    if family:
+        condition += " AND #family = :family"
+        values[":family"] = {"S": family}
+    return {
+        "FilterExpression": condition,
+        "ExpressionAttributeValues": values,
+        **({"ExpressionAttributeNames": {"#family": "family"}} if family else {}),
+    }
+
+
+# --- keyed windows ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A keyed window: one item that stays open until `open_until`. While it is open a conditional
+    update extends it and keeps its id; once it has timed out, a conditional put starts a new one
+    under `new_id` (ingest.store.Store.open_or_refresh runs the two)."""
+
+    key: ItemKey
+    id_attribute: str
+    new_id: str
+    now_ms: int
+    open_until_ms: int
+    expires_at: int
+    attributes: dict[str, str]  # tenant, family, stream, the family's own, request_id
+
+    def refresh(self) -> dict:
+        """UpdateItem arguments: extend the window if it is open at `now_ms`."""
+        return {
+            "Key": self.key.wire(),
+            "UpdateExpression": "SET open_until = :until, refreshed_at = :now, expires_at = :expires ADD refreshes :one",
+            "ConditionExpression": "open_until > :now",
+            "ExpressionAttributeValues": {
+                ":until": {"N": str(self.open_until_ms)},
+                ":now": {"N": str(self.now_ms)},
+                ":expires": {"N": str(self.expires_at)},
+                ":one": {"N": "1"},
+            },
+            "ReturnValues": "ALL_NEW",
+        }
+
+    def opening(self) -> dict:
+        """PutItem arguments: a new window, unless an open one is there already."""
+        now = {"N": str(self.now_ms)}
+        item = {
+            **self.key.wire(),
+            **{name: {"S": value} for name, value in self.attributes.items()},
+            self.id_attribute: {"S": self.new_id},
+            "opened_at": now,
+            "event_time": now,
+            "open_until": {"N": str(self.open_until_ms)},
+            "refreshed_at": now,
+            "refreshes": {"N": "0"},
+            "expires_at": {"N": str(self.expires_at)},
+        }
+        return {
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(pk) OR open_until <= :now",
+            "ExpressionAttributeValues": {":now": now},
+        }
+
+    def id_of(self, item: dict) -> str:
+        """The id of a stored window (what a refresh returned)."""
+        return item[self.id_attribute]["S"]
+
+
+def window(tenant: str, family: str, stream: str, window_id: str, *, id_attribute: str, new_id: str, now_ms: int,
+           open_until_ms: int, retention_seconds: int, request_id: str,
+           attributes: Mapping[str, str] | None = None) -> Window:
+    """The window `window_id` of a tenant's family, under its own stream: one partition (a window is
+    written once a request, never hot, so it is not sharded). It outlives its last refresh by the
+    family's retention, like its events."""
+    return Window(
+        key=ItemKey(f"{tenant}#{family}#{stream}", window_id),
+        id_attribute=id_attribute,
+        new_id=new_id,
+        now_ms=now_ms,
+        open_until_ms=open_until_ms,
+        expires_at=expires_at(open_until_ms // 1000, retention_seconds),
+        attributes={"tenant": tenant, "family": family, "stream": stream, **(attributes or {}),
+                    "request_id": request_id},
+    )
+
+
+# --- reject objects --------------------------------------------------------------------------------
+
+REJECTS = "rejects/"  # live rejects
+REPLAYED = "replayed/"  # rejects a replay has dealt with (same layout)
+AREAS = (REJECTS, REPLAYED)
+META_CONTENT_TYPE = "application/json"
+BODY_CONTENT_TYPE = "application/octet-stream"
+_REJECT_KEY = re.compile(
+    r"(?P<area>rejects|replayed)/tenant=(?P<tenant>[^/]+)/endpoint=(?P<endpoint>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
+    r"(?P<request_id>[^/]+)\.json"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectKey:
+    area: str  # REJECTS or REPLAYED
+    tenant: str
+    endpoint: str
+    day: str  # YYYY-MM-DD the request was received (UTC)
+    request_id: str
+
+    @classmethod
+    def of(cls, tenant: str, endpoint: str, received_at: datetime, request_id: str, area: str = REJECTS) -> RejectKey:
+        return cls(area, tenant, endpoint, received_at.strftime("%Y-%m-%d"), request_id)
+
+    @classmethod
+    def parse(cls, key: str) -> RejectKey | None:
+        """A metadata object's key in either area, or None for anything else (a body, a stray object)."""
+        match = _REJECT_KEY.fullmatch(key)
+        if not match:
+            return None
+        return cls(match["area"] + "/", match["tenant"], match["endpoint"], match["date"], match["request_id"])
+
+    @property
+    def stem(self) -> str:
+        """The key without its suffix: what the metadata and the body objects share."""
+        return f"{self.area}tenant={self.tenant}/endpoint={self.endpoint}/date={self.day}/{self.request_id}"
+
+    @property
+    def json_key(self) -> str:
+        return self.stem + ".json"
+
+    @property
+    def body_key(self) -> str:
+        return self.stem + ".body"
+
+    def moved(self, area: str) -> RejectKey:
+        return RejectKey(area, self.tenant, self.endpoint, self.day, self.request_id)
+
+    @property
+    def live_key(self) -> str:
+        """The key in rejects/, which is how exports name a reject wherever it is now."""
+        return self.moved(REJECTS).json_key
+
+
+def reject_search_prefix(area: str = REJECTS, tenant: str | None = None, endpoint: str | None = None) -> str:
+    """The S3 prefix that lists an area's rejects, narrowed to a tenant (and then an endpoint)."""
+    prefix = area
+    if tenant:
+        prefix += f"tenant={tenant}/"
+        if endpoint:
+            prefix += f"endpoint={endpoint}/"
+    return prefix
+
+
+def reject_meta(key: RejectKey, request: Request, *, family: str, violations: Iterable[Violation],
+                kept_headers: Sequence[str]) -> dict:
+    """A reject's metadata: where the request came from and why it was refused. Of the request's
+    headers only `kept_headers` are kept (never the credentials)."""
+    return {
+        "request_id": key.request_id,
+        "tenant": key.tenant,
+        "endpoint": key.endpoint,
+        "family": family,
+        "method": request.method,
+        "path": request.path,
+        "path_parameters": request.path_parameters,
+        "headers": {name: request.header(name) for name in kept_headers if request.header(name) is not None},
+        "received_at": iso_utc(request.received_at),
+        "errors": [violation.as_dict() for violation in violations],
+    }
+
+
+def body_reject(key: RejectKey, meta: dict, body: bytes) -> list[tuple[str, bytes, str]]:
+    """The objects of a whole-request reject: the body, byte for byte, then the metadata naming it."""
+    meta = {**meta, "body_key": key.body_key}
+    return [(key.body_key, body, BODY_CONTENT_TYPE), (key.json_key, orjson.dumps(meta), META_CONTENT_TYPE)]
+
+
+def events_reject(key: RejectKey, meta: dict, raw_events: Mapping[int, object]) -> list[tuple[str, bytes, str]]:
+    """The object of a partial reject: the metadata with only the rejected events (index → raw
+    event), so the accepted ones' dropped fields are not kept anywhere."""
+    meta = {
+        **meta,
+        "events": [
+            {"index": index, "raw": base64.b64encode(orjson.dumps(raw)).decode("ascii")} for index, raw in raw_events.items()
+        ],
+    }
+    return [(key.json_key, orjson.dumps(meta), META_CONTENT_TYPE)]
