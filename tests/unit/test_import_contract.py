@@ -63,15 +63,21 @@ def test_every_contract_breaks_on_a_module_that_violates_it(tmp_path):
     # ...and in the copy only, one module per contract that breaks it
     family = sorted(registry.FAMILIES)[0]
     other = sorted(registry.FAMILIES)[1]
-    leaks = {
+    leaks = {  # contract -> (the leak's path, its source, its module name)
         # (a) a core module imports a family
-        "families-above-core": ("ingest/contract_leak_core.py", f"import ingest.families.{family}\n", "ingest.contract_leak_core"),
+        "families-above-core": (
+            "ingest/contract_leak_core.py", f"import ingest.families.{family}\n", "ingest.contract_leak_core"
+        ),
         # (b) one family imports another
-        "families-independent": (f"ingest/families/{family}/contract_leak_sibling.py",
-                                 f"from ingest.families import {other}\n", f"ingest.families.{family}.contract_leak_sibling"),
+        "families-independent": (
+            f"ingest/families/{family}/contract_leak_sibling.py", f"from ingest.families import {other}\n",
+            f"ingest.families.{family}.contract_leak_sibling",
+        ),
         # (c) a module that is no entry point imports the pipeline
-        "pipeline-entry-points": (f"ingest/families/{other}/contract_leak_pipeline.py",
-                                  "from ingest.pipeline import Pipeline\n", f"ingest.families.{other}.contract_leak_pipeline"),
+        "pipeline-entry-points": (
+            f"ingest/families/{other}/contract_leak_pipeline.py", "from ingest.pipeline import Pipeline\n",
+            f"ingest.families.{other}.contract_leak_pipeline",
+        ),
         # (d) boto3 outside the data-access modules
         "boto-in-data-access": ("cli/contract_leak_boto.py", "import boto3\n", "cli.contract_leak_boto"),
     }

@@ -18,10 +18,11 @@ Allowed, and why:
 * docstrings and comments: prose may name an example family ("e.g. the ops family's problem
   windows"); dispatching on a family or tabling families takes code, and code is what is scanned;
 * ingest/registry.py: its one line per family is where family names belong;
-* names that belong to another package: what an `import` of a non-project module binds, the
-  attributes read through it, and the keywords passed to what it is called with
-  (`from aws_cdk import aws_logs as logs`, `logs.LogGroup`, `click.UsageError`,
-  `s3.Bucket(server_access_logs_bucket=...)`): those words are AWS's or click's, not a family's;
+* names that belong to another package: what an `import` of a non-project module binds (its own
+  name, or an alias that only drops words of it), the attributes read through it, and the keywords
+  passed to what it is called with (`from aws_cdk import aws_logs as logs`, `logs.LogGroup`,
+  `click.UsageError`, `s3.Bucket(server_access_logs_bucket=...)`): those words are AWS's or
+  click's, not a family's;
 * in infra/ only, the word `logs` where it is AWS's (CloudWatch Logs, the API's and the bucket's
   access logs): preceded within its token by `access`, `execution` or `watch` (`self.access_logs`,
   `"ExecutionLogs"`, `"...CloudWatchLogs"`), and the construct id `"Logs"` of every function's log
@@ -59,6 +60,10 @@ def words(token: str) -> list[list[str]]:
             for run in re.findall(r"[A-Za-z0-9]+", token)]
 
 
+def flat(token: str) -> set[str]:
+    return {word for run in words(token) for word in run}
+
+
 def named(token: str) -> set[str]:
     """Family or vendor names among the token's words (adjacent humps joined count too)."""
     found = set()
@@ -93,8 +98,9 @@ class TokenCollector(ast.NodeVisitor):
         for node in ast.walk(tree):
             if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
                 first = node.body[0]
-                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-                    self.docstrings.add(id(first.value))
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                    if isinstance(first.value.value, str):
+                        self.docstrings.add(id(first.value))
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 self._import(node)
         self.visit(tree)
@@ -106,7 +112,9 @@ class TokenCollector(ast.NodeVisitor):
             top = (module or alias.name).split(".")[0]
             if isinstance(node, ast.ImportFrom) and node.level:  # relative: this package's own
                 top = "ingest"
-            if top not in PROJECT_PACKAGES:
+            # An alias that only drops words of the name stays the other package's (`aws_logs as logs`);
+            # one that brings words of its own is ours, and scanned (`import json as datahub`).
+            if top not in PROJECT_PACKAGES and (alias.asname is None or flat(alias.asname) <= flat(alias.name)):
                 self.external.add(alias.asname or alias.name.split(".")[0])
 
     def _add(self, node: ast.AST, token: str | None) -> None:
@@ -123,12 +131,18 @@ class TokenCollector(ast.NodeVisitor):
             if alias.name.split(".")[0] in PROJECT_PACKAGES:
                 self._add(node, alias.name)
                 self._add(node, alias.asname)
+            elif alias.asname not in self.external:
+                self._add(node, alias.asname)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.level or (node.module or "").split(".")[0] in PROJECT_PACKAGES:
+        ours = node.level or (node.module or "").split(".")[0] in PROJECT_PACKAGES
+        if ours:
             self._add(node, node.module)
-            for alias in node.names:
+        for alias in node.names:
+            if ours:
                 self._add(node, alias.name)
+                self._add(node, alias.asname)
+            elif alias.asname not in self.external:
                 self._add(node, alias.asname)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -192,13 +206,14 @@ def test_no_generic_module_names_a_family_or_a_vendor():
     modules = core_modules()
     assert len(modules) > 40 and REGISTRY in modules  # the globs found the tree
     hits = [hit for path in modules for hit in family_or_vendor_names(path)]
-    assert hits == [], "a generic module names a family or a vendor (read it from the family's spec):\n" + "\n".join(hits)
+    assert hits == [], "a generic module names a family or a vendor (read it from its spec):\n" + "\n".join(hits)
 
 
 def test_the_scan_finds_a_family_in_code_but_not_in_prose(tmp_path):
     # Given a module that tables families in code, and names one only in a docstring and a comment
     source = '''"""Prose may name the datahub family."""
 import click
+import json as usage_json
 from aws_cdk import aws_logs as logs
 
 LIMITS = {"datahub": 1}  # a comment may name the ops family
@@ -211,9 +226,10 @@ def route(family_name):
     module = tmp_path / "infra" / "sample.py"
     module.parent.mkdir()
     module.write_text(source)
-    # Then the code's names are found (the string key, the camelCase name, the comparison and the path),
-    # and the docstring, the comment, click's and CloudWatch's names are not
+    # Then the code's names are found (an alias of our own, the string key, the camelCase name, the
+    # comparison and the path), and the docstring, the comment, click's and CloudWatch's names are not
     hits = family_or_vendor_names(Path("infra/sample.py"), root=tmp_path)
     assert [hit.split(": ", 1)[1] for hit in hits] == [
-        "datahub in 'datahub'", "datahub in 'DataHubRetention'", "logs in 'logs'", "logs in 'see /v1/logs'",
+        "usage in 'usage_json'", "datahub in 'datahub'", "datahub in 'DataHubRetention'", "logs in 'logs'",
+        "logs in 'see /v1/logs'",
     ]
