@@ -14,11 +14,12 @@ F ?= events/datahub_events/valid_guide_sample.json
 
 export PYTHONPATH := $(CURDIR)/layers/runtime/python:$(CURDIR)
 
-.PHONY: help install serve invoke keys handlers test test-fast synth bench events clean
+.PHONY: help install serve invoke keys handlers imports test test-fast synth bench events clean
 
 help:
 	@echo "make serve   run the whole service on 127.0.0.1:\$${PORT:-3000} (embedded moto on \$${EMULATOR_PORT:-4566})"
-	@echo "make test    unit, integration (moto), e2e (real HTTP), infra (template, cdk-nag, cfn-lint) + cdk synth"
+	@echo "make test    import contract, unit, integration (moto), e2e (real HTTP), infra (template, cdk-nag, cfn-lint) + cdk synth"
+	@echo "make imports the import contract alone (pyproject.toml [tool.importlinter]): which layer may import which"
 	@echo "make invoke  E=<endpoint> F=<events file>: call one handler with a sample API Gateway event"
 	@echo "make keys    ARGS='create --tenant acme --scope datahub': the key CLI against make serve's emulator"
 	@echo "make synth   ENV=<name>: cdk synth for one environment of cdk.json"
@@ -50,11 +51,15 @@ keys: $(VENV)/.installed
 handlers: $(VENV)/.installed
 	$(PY) -m local.scaffold
 
-test: install
+# The layers (pyproject.toml [tool.importlinter]): under a second, so no cache directory to keep.
+imports: $(VENV)/.installed
+	$(VENV)/bin/lint-imports --no-cache --no-logo
+
+test: install imports
 	$(WITH_NODE) $(PY) -m pytest -q
 	$(MAKE) --no-print-directory synth ENV=dev
 
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.installed imports
 	$(PY) -m pytest -q -m "not infra" --ignore=tests/infra
 
 synth: install

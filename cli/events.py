@@ -43,7 +43,8 @@ def events() -> None:
 @click.option("--tenant", required=True, help="The tenant whose events to list.")
 @click.option("--family", required=True, type=click.Choice(catalog.family_names()), help="Which family's events.")
 @click.option("--stream", "--dataset", "--provider", "stream",
-              help="DataHub provider, usage service (s3, ec2), log dataset or ops event type.")
+              help="The family's stream: what it partitions its events by (a provider, a service, a dataset, "
+              "an event type; `events list` without it shows them).")
 @click.option("--since", callback=_moment, help="Event time at or after: 2024-03-10T23:00:00Z, 2024-03-10, 24h, 7d.")
 @click.option("--until", callback=_moment, help="Event time at or before (same forms as --since).")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="At most this many events.")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from cli.aws import Target, target_options
+from ingest import catalog
 from ingest.auth import (
     DEFAULT_RATE_LIMIT,
     MAX_RATE_LIMIT,
@@ -263,7 +264,9 @@ def keys() -> None:
     multiple=True,
     required=True,
     callback=_scopes,
-    help="Repeatable. A family (datahub, usage, logs, ops), * for all, or logs:<dataset> / logs:<prefix>*.",
+    # The registered families, read from ingest.registry (no family is imported for the help text).
+    help=f"Repeatable. A family ({', '.join(catalog.family_names())}), * for all, or <family>:<name> / "
+    "<family>:<prefix>* for a family whose routes name a resource (e.g. a dataset).",
 )
 @click.option("--name", default="", help="What the key is for (shown in `keys list`).")
 @click.option(

@@ -43,7 +43,7 @@ def selection_options(command):
     """The filters `list`, `export` and `replay` share."""
     options = [
         click.option("--tenant", help="Only this tenant's rejects."),
-        click.option("--endpoint", help="Only this endpoint's rejects (catalog name, e.g. datahub_events)."),
+        click.option("--endpoint", help="Only this endpoint's rejects (its route name, as its folder under functions/)."),
         click.option("--since", callback=_moment, help="Received at or after: 2024-03-10T23:00:00Z, 2024-03-10, 24h, 7d."),
         click.option("--until", callback=_moment, help="Received at or before (same forms as --since)."),
         click.option("--error-text", help="Only rejects with an error containing this text (case-insensitive)."),

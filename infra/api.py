@@ -1,7 +1,8 @@
 """The REST API: one resource path, method and function per catalog endpoint, built in a loop.
 
-Adding a route to its family's spec (``ingest.catalog.ENDPOINTS``) (plus its ``functions/<name>/`` folder) is all
-it takes to deploy it; nothing here names an endpoint.
+Adding a route to its family's spec, or a family to ``ingest.registry`` (plus the ``functions/<name>/``
+folders ``make handlers`` writes), is all it takes to deploy it; nothing here names an endpoint. The
+catalog (``ingest.catalog.ENDPOINTS``) is read when the API is built.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from ingest.catalog import ENDPOINTS, Endpoint
+from ingest import catalog
+from ingest.spec import Endpoint
 
 from infra.authorizer import KeyAuthorizers
 from infra.config import EnvConfig
@@ -53,7 +55,7 @@ class IngestApi(Construct):
         )
         self.authorizers.add_gateway_responses(self.rest_api)
         self.functions: dict[str, EndpointFunction] = {}
-        for endpoint in ENDPOINTS:
+        for endpoint in catalog.ENDPOINTS:
             function = EndpointFunction(
                 self,
                 construct_id_for(endpoint),

@@ -21,14 +21,15 @@ from constructs import Construct
 from infra.config import EnvConfig
 from infra.lambda_platform import platform_function
 from infra.nag import acknowledge
-from infra.paths import REPO_ROOT
+from infra.paths import FUNCTIONS_DIR
 from infra.storage import Storage
 from ingest.authorizer import DENIED_BODY
 from ingest.catalog import Endpoint
 
 # A different entry point name from the endpoint handlers' on purpose: this is not a catalog route.
 AUTHORIZER_HANDLER = "handler.authorize"
-AUTHORIZER_CODE_DIR = REPO_ROOT / "functions" / "authorizer"
+# Written by hand, not by `make handlers`: always the repository's own folder.
+AUTHORIZER_CODE_DIR = FUNCTIONS_DIR / "authorizer"
 # One GetItem and a hash: small and quick. API Gateway waits at most 30 s for an authorizer.
 TIMEOUT = cdk.Duration.seconds(10)
 MEMORY_MB = 256

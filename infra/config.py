@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aws_cdk as cdk
-from ingest.catalog import ENDPOINTS, Limits
+from ingest import catalog
+from ingest.spec import Limits
 from ingest.settings import Settings
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
@@ -19,8 +20,6 @@ from infra.paths import CDK_JSON
 
 DEFAULT_ENV = "dev"
 
-_FAMILIES = frozenset(endpoint.family for endpoint in ENDPOINTS)
-_ENDPOINT_NAMES = frozenset(endpoint.name for endpoint in ENDPOINTS)
 _LIMIT_FIELDS = frozenset(Limits.__dataclass_fields__)
 
 
@@ -74,9 +73,11 @@ class EnvConfig(BaseModel):
     @model_validator(mode="after")
     def _names_exist_in_catalog(self) -> EnvConfig:
         # A misspelt family or endpoint would otherwise be ignored by the runtime at request time.
-        _require_subset("retention_days", self.retention_days, _FAMILIES)
-        _require_subset("stream_shards", self.stream_shards, _FAMILIES)
-        _require_subset("limits", self.limits, _ENDPOINT_NAMES)
+        families = frozenset(endpoint.family for endpoint in catalog.ENDPOINTS)
+        endpoint_names = frozenset(endpoint.name for endpoint in catalog.ENDPOINTS)
+        _require_subset("retention_days", self.retention_days, families)
+        _require_subset("stream_shards", self.stream_shards, families)
+        _require_subset("limits", self.limits, endpoint_names)
         for endpoint_name, override in self.limits.items():
             _require_subset(f"limits.{endpoint_name}", override, _LIMIT_FIELDS)
         return self

@@ -14,10 +14,10 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from ingest.catalog import Endpoint
 
+from infra import paths
 from infra.config import EnvConfig
 from infra.lambda_platform import platform_function
 from infra.nag import acknowledge
-from infra.paths import REPO_ROOT
 from infra.storage import Storage
 
 HANDLER = "handler.lambda_handler"
@@ -45,10 +45,12 @@ class EndpointFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.endpoint = endpoint
-        handler_dir = REPO_ROOT / endpoint.handler_dir
+        handler_dir = paths.FUNCTIONS_DIR / endpoint.name
         if not (handler_dir / "handler.py").is_file():
             # Catalog and functions/ must move together; fail synth with the fix, not a bare asset error.
-            raise FileNotFoundError(f"catalog endpoint {endpoint.name!r} has no {endpoint.handler_dir}/handler.py")
+            raise FileNotFoundError(
+                f"catalog endpoint {endpoint.name!r} has no {handler_dir}/handler.py (run `make handlers`)"
+            )
         built = platform_function(
             self,
             config=config,

@@ -6,6 +6,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = REPO_ROOT / "cdk.json"
+# One folder per catalog route, each holding the handler.py that `make handlers` writes. Read when the
+# stack is built, so a test can synthesize from handlers it generated elsewhere.
+FUNCTIONS_DIR = REPO_ROOT / "functions"
 
 RUNTIME_LAYER_DIR = REPO_ROOT / "layers" / "runtime"
 RUNTIME_PYTHON_DIR = RUNTIME_LAYER_DIR / "python"

@@ -1,4 +1,8 @@
-"""HTTP request <-> API Gateway REST proxy event, as the deployed API would build it."""
+"""HTTP request <-> API Gateway REST proxy event, as the deployed API would build it.
+
+The routes are the catalog's, read when asked for (`routes()`, also `ROUTES`): a family added to
+`ingest.registry` is served without any edit here.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ingest.catalog import ENDPOINTS, Endpoint
+from ingest import catalog
+from ingest.spec import Endpoint
 
 STAGE = "local"
 
@@ -32,7 +37,24 @@ class Route:
         return cls(endpoint, re.compile(regex or "/"))
 
 
-ROUTES = tuple(Route.of(endpoint) for endpoint in ENDPOINTS)
+# The catalog's endpoints and their compiled routes, kept until the catalog is another one.
+_compiled: tuple[tuple[Endpoint, ...], tuple[Route, ...]] | None = None
+
+
+def routes() -> tuple[Route, ...]:
+    """One route per catalog endpoint, compiled once per catalog (again after `catalog.reset()`)."""
+    global _compiled
+    endpoints = catalog.ENDPOINTS
+    if _compiled is None or _compiled[0] is not endpoints:  # two threads racing compile the same routes
+        _compiled = (endpoints, tuple(Route.of(endpoint) for endpoint in endpoints))
+    return _compiled[1]
+
+
+def __getattr__(name: str):
+    # `ROUTES` is the catalog's routes as they are now, not as they were when this module loaded.
+    if name == "ROUTES":
+        return routes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _specificity(template: str) -> tuple[int, ...]:
@@ -48,7 +70,7 @@ GATEWAY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 def _resource_routes(path: str) -> list[Route]:
     # API Gateway resolves the resource first, a literal segment winning over a {variable} one
     # (/datahub/v1/events/delete over /datahub/v1/events/{id}), and only then the method.
-    matching = [route for route in ROUTES if route.pattern.fullmatch(path)]
+    matching = [route for route in routes() if route.pattern.fullmatch(path)]
     if matching:
         resource = min((route.endpoint.path for route in matching), key=_specificity)
         matching = [route for route in matching if route.endpoint.path == resource]

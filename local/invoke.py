@@ -24,7 +24,7 @@ from local.context import LocalContext  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("endpoint", help="catalog endpoint name, e.g. datahub_events")
+    parser.add_argument("endpoint", help="route name: its folder under functions/")
     parser.add_argument("event", type=Path, help="API Gateway proxy event JSON file, e.g. from events/")
     args = parser.parse_args(argv)
 

@@ -20,7 +20,7 @@ from ingest import registry
 from ingest.spec import AuthScheme, Endpoint, FamilySpec, Limits, Route, RouteKind, WritePolicy
 
 __all__ = ["AuthScheme", "Endpoint", "FamilySpec", "Limits", "Route", "RouteKind", "WritePolicy", "ENDPOINTS", "get",
-           "route", "spec", "specs", "family_names", "routes", "refused_routes"]
+           "route", "spec", "specs", "family_names", "routes", "refused_routes", "reset"]
 
 # Core routes that belong to no family package: the service's own public documents.
 CORE_SPECS = {"service": "ingest.documents"}
@@ -84,6 +84,16 @@ def routes() -> set[tuple[str, str]]:
 def refused_routes() -> set[tuple[str, str]]:
     """(METHOD, path) answered 405 by the path's endpoint function (Route.refused_methods)."""
     return {(method, endpoint.path) for endpoint in _endpoints() for method in endpoint.refused_methods}
+
+
+def reset() -> None:
+    """Forget the specs and routes read so far: the next use reads `ingest.registry` again.
+
+    For a process whose registry changes (a test that registers a throwaway family); a Lambda never
+    needs it. Modules that derive from the catalog read it when used (`infra.api`, `local.apigw`),
+    so they see the new routes; a family package already imported stays imported."""
+    spec.cache_clear()
+    _endpoints.cache_clear()
 
 
 def __getattr__(name: str):

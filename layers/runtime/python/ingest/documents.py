@@ -1,4 +1,4 @@
-"""The service's own public routes: `GET /openapi.json` and `GET /docs` (AuthScheme.NONE: no key).
+"""The service's own public routes: `GET /openapi.json` and `GET /docs` (a spec with `auth=None`: no key).
 
 The document is built once per process, on first use, from the catalog and the families' models
 (ingest.openapi). The docs page is one self-contained HTML file (ingest/static/docs.html: its own

@@ -178,7 +178,7 @@ def build_document(endpoints: tuple[Endpoint, ...] | None = None, server_url: st
         "info": {
             "title": "Ingest API",
             "version": "1.0.0",
-            "description": "Self-hosted event ingestion, wire-compatible with four public ingestion APIs. "
+            "description": "Self-hosted event ingestion, wire-compatible with public ingestion APIs (one tag per family). "
             "Each family keeps its original API's routes, auth header, status codes and bodies; read-back "
             "and delete routes answer in the same dialect. Human docs: `/docs`.",
         },
