@@ -48,12 +48,24 @@ def proxied_store(settings, proxy: FaultProxy):
     is what runs here; only the endpoint differs."""
     from ingest.store import Store
 
-    reference = Store(settings)
     clients = {
-        service: boto3.client(service, endpoint_url=proxy.url, config=getattr(reference, service).meta.config)
+        service: boto3.client(service, endpoint_url=proxy.url, config=store_config(settings, service))
         for service in ("dynamodb", "s3")
     }
     return Store(settings, dynamodb=clients["dynamodb"], s3=clients["s3"])
+
+
+_CONFIGS: dict[tuple[str, str], object] = {}
+
+
+def store_config(settings, service: str):
+    """The botocore Config of the client a Store makes itself for these settings (once per settings)."""
+    from ingest.store import Store
+
+    key = (settings.model_dump_json(), service)
+    if key not in _CONFIGS:
+        _CONFIGS[key] = getattr(Store(settings), service).meta.config
+    return _CONFIGS[key]
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ request, then forward it: the write lands late, maybe after the client gave up; 
 socket with SO_LINGER 0: a TCP RST and no answer; `forward=True` forwards first, so the write lands
 and only the answer is lost), and `Partial(keep=, fraction=)` (BatchWriteItem: forward only part of
 the request's items and answer the rest as `UnprocessedItems`; BatchGetItem: part of the keys, the
-rest as `UnprocessedKeys`).
+rest as `UnprocessedKeys`). `Drop()` answers success and forwards nothing: no AWS fault, a liar that
+tests of the tests use to prove a check reads storage.
 
 A rule counts every call that matches its operation (and `where`, a predicate on the `Call`); it lets
 the first `after` of them through and then applies its fault to at most `times` calls (None: every
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import struct
 import threading
@@ -211,8 +213,10 @@ class Fail(Fault):
 
 @dataclass(frozen=True)
 class Delay(Fault):
-    """phase="request": hold the request `seconds`, then forward it and answer (the write lands late,
-    even when the client has given up meanwhile). phase="response": forward at once, hold the answer."""
+    """phase="request": hold the request, then forward it and answer; the write lands late, after the
+    client gave up if it did. phase="response": forward at once, hold the answer back. The hold lasts
+    `seconds`, or until the client hangs up (its read timeout), whichever comes first: a client that
+    left cannot tell the difference, and nothing lingers past it."""
 
     seconds: float
     phase: str = "request"
@@ -223,11 +227,11 @@ class Delay(Fault):
 
     def apply(self, exchange: Exchange) -> None:
         if self.phase == "request":
-            time.sleep(self.seconds)
+            exchange.hold(self.seconds)
             exchange.answer(exchange.forward())
         else:
             answer = exchange.forward()
-            time.sleep(self.seconds)
+            exchange.hold(self.seconds)
             exchange.answer(answer)
 
 
@@ -300,6 +304,29 @@ class Partial(Fault):
         return dynamodb_answer(200, json.dumps(response).encode())
 
 
+_DROP_ANSWERS = {  # what each operation answers when it worked and had nothing to say
+    "BatchWriteItem": b'{"UnprocessedItems": {}}',
+    "PutItem": b"{}",
+    "UpdateItem": b"{}",
+    "DeleteItem": b"{}",
+}
+
+
+@dataclass(frozen=True)
+class Drop(Fault):
+    """A storage that lies: answer success and forward nothing (the write is lost, acknowledged).
+    Not a fault AWS has; it exists to prove that a check reads storage rather than trusting answers."""
+
+    operations = frozenset({*_DROP_ANSWERS, "PutObject"})
+
+    def apply(self, exchange: Exchange) -> None:
+        if exchange.call.service == "dynamodb":
+            exchange.answer(dynamodb_answer(200, _DROP_ANSWERS[exchange.call.operation]))
+        else:
+            etag = f'"{uuid.uuid4().hex}"'
+            exchange.answer(Answer(200, [("ETag", etag), ("x-amz-request-id", uuid.uuid4().hex[:16].upper())], b""))
+
+
 # --- rules ------------------------------------------------------------------------------------------
 
 
@@ -341,12 +368,31 @@ class Exchange:
 
     def answer(self, answer: Answer) -> None:
         self.answered = True
-        self.handler.send(answer, head=self.call.method == "HEAD")
-        self.call.status = answer.status  # only once it was sent: a client that gave up got nothing
+        self.call.status = answer.status
+        try:
+            self.handler.send(answer, head=self.call.method == "HEAD")
+        except OSError:
+            self.call.status = None  # a client that gave up got nothing
+            raise
 
     def reset(self) -> None:
         self.answered = True
         self.handler.reset()
+
+    def hold(self, seconds: float) -> bool:
+        """Wait `seconds`, or until the client hangs up; returns whether it is still there."""
+        end = time.monotonic() + seconds
+        connection = self.handler.connection
+        while (left := end - time.monotonic()) > 0:
+            readable, _, _ = select.select([connection], [], [], min(left, 0.05))
+            if readable:
+                try:
+                    if connection.recv(1, socket.MSG_PEEK) == b"":
+                        return False  # EOF: the client closed its end
+                except OSError:
+                    return False
+                time.sleep(min(left, 0.05))  # it sent something (never, with boto3): keep holding
+        return True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -488,7 +534,8 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         self._server = _Server((self.host, 0), _Handler)
         self._server.proxy = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fault-proxy", daemon=True)
         self._thread.start()
         return self
 

@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
-from tests.faults.proxy import Delay, Fail, Partial, Reset, Throttle, dynamodb_operation, s3_operation
+from tests.faults.proxy import Delay, Drop, Fail, Partial, Reset, Throttle, dynamodb_operation, s3_operation
 
 pytestmark = pytest.mark.faults
 
@@ -22,7 +22,7 @@ try:
     from hypothesis import HealthCheck, given
     from hypothesis import settings as hypothesis_settings
     from hypothesis import strategies as st
-except ImportError:  # pragma: no cover - hypothesis is in the dev requirements' environment
+except ImportError:  # pragma: no cover - it comes with schemathesis in requirements-dev.txt
     given = None
 
 
@@ -263,17 +263,30 @@ def test_partial_refuses_operations_it_cannot_split(proxy):
 # --- Delay ------------------------------------------------------------------------------------------------
 
 
-def test_a_delay_past_the_read_timeout_times_out_yet_the_write_lands_late(proxy, store, settings, pk):
-    proxy.inject("PutItem", Delay(1.0))
+def test_a_delay_past_the_read_timeout_times_out_yet_the_write_lands_after_the_client_left(proxy, store, settings, pk):
+    proxy.inject("PutItem", Delay(5.0))
     started = time.monotonic()
     with pytest.raises(ReadTimeoutError):
         client("dynamodb", proxy, read_timeout=0.3).put_item(TableName=settings.events_table, Item=item(pk, "a"))
-    assert time.monotonic() - started < 0.9  # the client gave up on its own timeout, not the proxy's
-    assert stored(store, pk) == []  # held back: not yet in moto
-    assert proxy.wait_idle(timeout=5)
-    assert stored(store, pk) == ["a"]  # and then it landed
+    assert time.monotonic() - started < 1  # the client gave up on its own timeout
+    assert proxy.wait_idle(timeout=2)  # the hold ended when the client hung up, not 5 s later
+    assert stored(store, pk) == ["a"]  # and then the write landed, with nobody left to answer
     [call] = proxy.calls_of("PutItem")
-    assert call.forwarded and call.status is None  # nobody was left to answer
+    assert call.forwarded and call.status is None and call.ended >= started + 0.3
+
+
+def test_a_delay_within_the_read_timeout_holds_the_request_then_answers(proxy, store, settings, pk):
+    proxy.inject("PutItem", Delay(0.6))
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (client("dynamodb", proxy).put_item(
+        TableName=settings.events_table, Item=item(pk, "a")), done.set()))
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    assert stored(store, pk) == [] and not done.is_set()  # held before moto saw it
+    thread.join()
+    assert done.is_set() and time.monotonic() - started >= 0.6
+    assert stored(store, pk) == ["a"]
 
 
 def test_a_response_delay_applies_the_write_at_once_and_answers_late(proxy, store, settings, pk):
@@ -317,6 +330,19 @@ def test_after_a_reset_the_client_reconnects(proxy, store, settings, pk):
     assert [call.fault for call in proxy.calls_of("PutItem")] == ["Reset(forward=False)", None]
 
 
+# --- Drop -------------------------------------------------------------------------------------------------
+
+
+def test_drop_acknowledges_writes_that_never_reach_moto(proxy, store, settings, pk):
+    proxy.inject(["BatchWriteItem", "PutObject"], Drop())
+    response = client("dynamodb", proxy).batch_write_item(
+        RequestItems={settings.events_table: [{"PutRequest": {"Item": item(pk, "a")}}]})
+    assert response["UnprocessedItems"] == {}
+    key = f"proxy-test/{uuid.uuid4().hex}"
+    assert client("s3", proxy).put_object(Bucket=settings.rejects_bucket, Key=key, Body=b"x")["ETag"]
+    assert stored(store, pk) == [] and not object_exists(store, key)
+
+
 # --- Partial ----------------------------------------------------------------------------------------------
 
 
@@ -336,7 +362,8 @@ def test_partial_by_fraction_and_keep_zero_which_never_calls_moto(proxy, store, 
     rule = proxy.inject("BatchWriteItem", Partial(fraction=0.5), times=1)
     dynamodb = client("dynamodb", proxy)
     response = dynamodb.batch_write_item(RequestItems={settings.events_table: write_requests(pk, 9)})
-    assert stored(store, pk) == ["00", "01", "02", "03"] and len(response["UnprocessedItems"][settings.events_table]) == 5
+    assert stored(store, pk) == ["00", "01", "02", "03"]
+    assert len(response["UnprocessedItems"][settings.events_table]) == 5
     assert not rule.armed
     proxy.inject("BatchWriteItem", Partial(keep=0))
     response = dynamodb.batch_write_item(RequestItems={settings.events_table: write_requests(pk + "-none", 2)})
@@ -352,14 +379,15 @@ def test_partial_batch_get_answers_part_and_returns_the_other_keys_unprocessed(p
     proxy.inject("BatchGetItem", Partial(keep=4))
     response = client("dynamodb", proxy).batch_get_item(RequestItems={
         settings.events_table: {"Keys": keys, "ProjectionExpression": "pk, sk", "ConsistentRead": True}})
-    assert sorted(entry["sk"]["S"] for entry in response["Responses"][settings.events_table]) == ["00", "01", "02", "03"]
+    answered = sorted(entry["sk"]["S"] for entry in response["Responses"][settings.events_table])
+    assert answered == ["00", "01", "02", "03"]
     assert response["UnprocessedKeys"] == {
         settings.events_table: {"Keys": keys[4:], "ProjectionExpression": "pk, sk", "ConsistentRead": True}}
 
 
 if given is not None:
 
-    @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @hypothesis_settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(data=st.data())
     def test_partial_splits_any_batch_exactly_between_moto_and_unprocessed(proxy, store, settings, data):
         count = data.draw(st.integers(min_value=1, max_value=25), label="items")
@@ -372,3 +400,8 @@ if given is not None:
         kept = min(keep, count)
         assert stored(store, pk) == [f"{n:02d}" for n in range(kept)]
         assert response["UnprocessedItems"].get(settings.events_table, []) == requests[kept:]
+
+else:
+
+    def test_partial_splits_any_batch_exactly_between_moto_and_unprocessed():
+        pytest.skip("hypothesis is not installed")
