@@ -21,7 +21,8 @@ request, then forward it: the write lands late, maybe after the client gave up; 
 socket with SO_LINGER 0: a TCP RST and no answer; `forward=True` forwards first, so the write lands
 and only the answer is lost), and `Partial(keep=, fraction=)` (BatchWriteItem: forward only part of
 the request's items and answer the rest as `UnprocessedItems`; BatchGetItem: part of the keys, the
-rest as `UnprocessedKeys`). `Drop()` answers success and forwards nothing: no AWS fault, a liar that
+rest as `UnprocessedKeys`). `Gather(n)` forwards each call but holds the answers until n calls
+have been forwarded (a race made certain). `Drop()` answers success and forwards nothing: no AWS fault, a liar that
 tests of the tests use to prove a check reads storage.
 
 A rule counts every call that matches its operation (and `where`, a predicate on the `Call`); it lets
@@ -233,6 +234,27 @@ class Delay(Fault):
             answer = exchange.forward()
             exchange.hold(self.seconds)
             exchange.answer(answer)
+
+
+class Gather(Fault):
+    """Forward each call at once, then hold its answer until `parties` calls have been forwarded (or
+    `timeout` seconds passed): every one of them has read before any of their clients goes on. The
+    interleaving a race needs, made certain rather than left to the scheduler. Use with times=parties."""
+
+    def __init__(self, parties: int, timeout: float = 5.0) -> None:
+        self.parties, self.timeout = parties, timeout
+        self._barrier = threading.Barrier(parties)
+
+    def __repr__(self) -> str:
+        return f"Gather(parties={self.parties}, timeout={self.timeout})"
+
+    def apply(self, exchange: Exchange) -> None:
+        answer = exchange.forward()
+        try:
+            self._barrier.wait(self.timeout)
+        except threading.BrokenBarrierError:
+            pass  # fewer came: answer anyway
+        exchange.answer(answer)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from ingest import catalog
 from ingest.pipeline import Pipeline
 from local.context import LocalContext
 from tests.faults.conftest import proxied_store, short_settings
-from tests.faults.proxy import Delay, Drop, Fail, FaultProxy, Partial, Reset, Rule, Throttle
+from tests.faults.proxy import Delay, Drop, Fail, FaultProxy, Gather, Partial, Reset, Rule, Throttle
 from tests.faults.scenarios import SCENARIOS, Built, Scenario, how_kept, reject_objects
 
 pytestmark = pytest.mark.faults
@@ -373,11 +373,11 @@ RACERS = 4
 def race(scenario: Scenario, built: Built, proxy, settings, http_event, count: int = RACERS,
          variants: list[Built] | None = None) -> list[Answer]:
     """`count` clients (each its own pipeline, as each would be its own Lambda) send at the same moment.
-    Every existence check is answered 0.3 s late (moto reads at once), so every client reads before
-    any writes: the interleaving a race needs, made certain rather than left to the scheduler."""
+    Their existence checks (BatchGetItem) are answered only once all `count` have been read in moto, so
+    every client reads before any writes: the interleaving a race needs, made certain."""
     shared = proxied_store(settings, proxy)  # boto3 clients are thread-safe; each racer has its own pipeline
     pipelines = [Pipeline(catalog.get(scenario.endpoint), settings, shared) for _ in range(count)]
-    proxy.inject("BatchGetItem", Delay(0.3, phase="response"))
+    proxy.inject("BatchGetItem", Gather(count), times=count)
     barrier = threading.Barrier(count)
     answers: list[Answer | BaseException] = [None] * count
 

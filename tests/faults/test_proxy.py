@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
-from tests.faults.proxy import Delay, Drop, Fail, Partial, Reset, Throttle, dynamodb_operation, s3_operation
+from tests.faults.proxy import Delay, Drop, Fail, Gather, Partial, Reset, Throttle, dynamodb_operation, s3_operation
 
 pytestmark = pytest.mark.faults
 
@@ -290,16 +290,35 @@ def test_a_delay_within_the_read_timeout_holds_the_request_then_answers(proxy, s
 
 
 def test_a_response_delay_applies_the_write_at_once_and_answers_late(proxy, store, settings, pk):
-    proxy.inject("PutItem", Delay(0.6, phase="response"))
+    proxy.inject("PutItem", Delay(2.0, phase="response"))
     done = threading.Event()
     thread = threading.Thread(target=lambda: (client("dynamodb", proxy).put_item(
         TableName=settings.events_table, Item=item(pk, "a")), done.set()))
     started = time.monotonic()
     thread.start()
-    time.sleep(0.3)
-    assert stored(store, pk) == ["a"] and not done.is_set()  # written, answer still held
+    while not stored(store, pk) and time.monotonic() - started < 1.5:
+        time.sleep(0.02)
+    assert stored(store, pk) == ["a"] and not done.is_set()  # written, the answer still held
     thread.join()
-    assert done.is_set() and time.monotonic() - started >= 0.6
+    assert done.is_set() and time.monotonic() - started >= 2.0
+
+
+def test_gather_holds_every_answer_until_all_parties_have_read(proxy, settings, pk):
+    proxy.inject("GetItem", Gather(3), times=3)
+    answered: list[float] = []
+
+    def read(delay: float) -> None:
+        time.sleep(delay)
+        client("dynamodb", proxy).get_item(TableName=settings.events_table, Key={"pk": {"S": pk}, "sk": {"S": "x"}})
+        answered.append(time.monotonic())
+
+    threads = [threading.Thread(target=read, args=(delay,)) for delay in (0, 0.2, 0.4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    calls = proxy.calls_of("GetItem")
+    assert len(answered) == 3 and min(answered) >= max(call.started for call in calls)  # nobody went on early
 
 
 # --- Reset ------------------------------------------------------------------------------------------------
