@@ -160,13 +160,12 @@ class DataHub(Scenario):
         return isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"], str)
 
     def extra_checks(self, store, tenant, built, status, body):
-        problems = []
-        if status == 201 and self.ids:
-            by_id = {item["sk"]["S"]: payload(item) for item in self.items(store, tenant, built)}
-            for sent in built.events:
-                if self.marker_of(by_id.get(sent.event["id"], {"dimensions": [{"value": None}]})) != sent.marker:
-                    problems.append(f"id {sent.event['id']} is not stored with its own event")
-        return problems
+        """With ids: each id's item holds that id's event (the id is the sort key)."""
+        if status != 201 or not self.ids:
+            return []
+        by_id = {item["sk"]["S"]: self.marker_of(payload(item)) for item in self.items(store, tenant, built)}
+        return [f"id {sent.event['id']} does not hold its own event" for sent in built.events
+                if by_id.get(sent.event["id"]) != sent.marker]
 
 
 # --- usage: keep-first on the canonical event's SHA-256, per-event outcomes -------------------------------
@@ -226,11 +225,11 @@ class Usage(Scenario):
         return isinstance(body, dict) and set(body) == {"message"} and isinstance(body["message"], str)
 
     def extra_checks(self, store, tenant, built, status, body):
+        """The batch answer's counts agree with its per-event outcomes."""
         if status != 200 or not self.batch:
             return []
-        counts = {"stored": len(self.ack(status, body, built).stored),
-                  "duplicates": len(self.ack(status, body, built).duplicate),
-                  "rejected": len(self.ack(status, body, built).rejected)}
+        ack = self.ack(status, body, built)
+        counts = {"stored": len(ack.stored), "duplicates": len(ack.duplicate), "rejected": len(ack.rejected)}
         wrong = {name: (body[name], count) for name, count in counts.items() if body[name] != count}
         return [f"the counts disagree with the per-event outcomes: {wrong}"] if wrong else []
 
