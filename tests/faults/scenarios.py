@@ -279,7 +279,8 @@ class Logs(Scenario):
         return Ack(rejected=everything) if status == 400 else Ack()
 
     def dialect_5xx(self, status, body):
-        return body == {"message": "Internal Error"}
+        # The reference's 500 body; 503 (storage unavailable, budget spent) in the same shape.
+        return body == {"message": {500: "Internal Error", 503: "Service Unavailable"}.get(status)}
 
 
 # --- ops: one event; info keep-first, problems through a conditional window ------------------------------------

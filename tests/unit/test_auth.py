@@ -45,7 +45,7 @@ class FakeKeys:
         self.records = records
         self.lookups: list[str] = []
 
-    def get_key(self, prefix):
+    def get_key(self, prefix, deadline=None):
         self.lookups.append(prefix)
         return self.records.get(prefix)
 

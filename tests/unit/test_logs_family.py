@@ -11,7 +11,7 @@ import pytest
 
 from ingest import catalog
 from ingest.auth import Principal
-from ingest.errors import BadRequest, Forbidden, MethodNotAllowed, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable
+from ingest.errors import BadRequest, Forbidden, InternalError, MethodNotAllowed, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable
 from ingest.family import EventOutcome, Outcome, Status
 from ingest.families.logs.family import FAMILY, MAX_EVENT_BYTES, checked_dataset, dedup_key, epoch_ms, event_time
 from ingest.request import Request, check_wire_size
@@ -263,7 +263,8 @@ def test_any_rejected_is_400_listing_exactly_the_rejected():
     [
         (Unauthorized("Invalid API key."), 401, {"message": "Unauthorised"}),
         (MethodNotAllowed("GET is not allowed", ("POST",)), 405, {"message": "Method Not Allowed"}),
-        (Unavailable("retry"), 500, {"message": "Internal Error"}),
+        (InternalError("bug"), 500, {"message": "Internal Error"}),
+        (Unavailable("retry"), 503, {"message": "Service Unavailable"}),
         (BadRequest("The request body is empty."), 400, {"message": "Bad Request", "reason": "The request body is empty."}),
         (PayloadTooLarge("too big"), 413, {"message": "Payload Too Large", "reason": "too big"}),
         (Forbidden("not this dataset"), 403, {"message": "Forbidden", "reason": "not this dataset"}),

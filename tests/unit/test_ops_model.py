@@ -462,12 +462,12 @@ def test_errors_have_the_spec_envelope_shape():
     assert set(body["error"]) == set(SPEC["Error"]["properties"])
 
 
-@pytest.mark.parametrize("status", [403, 413, 429, 500])
+@pytest.mark.parametrize("status", [403, 413, 429, 500, 503])
 def test_other_errors_have_the_envelope_without_violations(status):
-    from ingest.errors import Forbidden, PayloadTooLarge, TooManyRequests, Unavailable
+    from ingest.errors import Forbidden, InternalError, PayloadTooLarge, TooManyRequests, Unavailable
 
     error = {403: Forbidden("no"), 413: PayloadTooLarge("big"), 429: TooManyRequests("slow", 3),
-             500: Unavailable("retry")}[status]
+             500: InternalError("bug"), 503: Unavailable("retry")}[status]
     response = FAMILY.render_error(error)
     assert response.status == status
     assert orjson.loads(response.body) == {"error": {"code": status, "message": error.message}}

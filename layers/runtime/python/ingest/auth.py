@@ -175,12 +175,14 @@ class Authenticator:
     def __init__(self, keys) -> None:  # keys: ingest.store.Store (anything with get_key)
         self._keys = keys
 
-    def authenticate(self, request: Request, scheme: AuthScheme, now: datetime | None = None) -> Principal:
+    def authenticate(self, request: Request, scheme: AuthScheme, now: datetime | None = None,
+                     deadline=None) -> Principal:
+        """`deadline` (ingest.store.Deadline): the request's budget, which the key lookup counts against."""
         key = presented_key(request, scheme)
         prefix = split_key(key)
         # From here on an unknown prefix and a wrong secret do exactly the same work: one lookup,
         # one hash, one constant-time comparison, and the same answer.
-        record = self._keys.get_key(prefix)
+        record = self._keys.get_key(prefix, deadline)
         stored_hash = record["key_hash"] if record else _DUMMY_HASH
         matches = hmac.compare_digest(hash_key(key), stored_hash)
         if not (record and matches) or not is_active(record, now or datetime.now(UTC)):

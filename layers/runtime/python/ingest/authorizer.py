@@ -33,7 +33,10 @@ from ingest.errors import Unauthorized
 from ingest.observability import logger
 from ingest.request import Request
 from ingest.settings import Settings, get_settings
-from ingest.store import Store
+from ingest.store import Deadline, Store
+
+# The authorizer function's timeout is 10 s (infra.authorizer): the key lookup gets 8 of them.
+AUTHORIZER_BUDGET_SECONDS = 8.0
 
 # The authorizer-context key the ACCESS_DENIED gateway response renders as the body.
 DENIED_BODY = "body"
@@ -61,7 +64,8 @@ class EdgeAuthorizer:
         if endpoint is None:  # API Gateway only attaches this authorizer to catalog routes
             return self._deny(arn, _UNKNOWN_ROUTE_BODY)
         try:
-            principal = self.authenticator.authenticate(Request.from_apigw(event), endpoint.auth, now)
+            principal = self.authenticator.authenticate(Request.from_apigw(event), endpoint.auth, now,
+                                                        deadline=Deadline(AUTHORIZER_BUDGET_SECONDS))
         except Unauthorized as error:
             body = self._family(endpoint).render_error(error).body.decode("utf-8")
             logger.info("authorizer", endpoint=endpoint.name, effect="Deny")

@@ -83,7 +83,16 @@ class TooManyRequests(IngestError):
 
 
 class Unavailable(IngestError):
-    """AWS did not answer within the budget: retryable, and nothing was acknowledged."""
+    """AWS did not answer (or not within the request's budget): 503 with Retry-After, retryable,
+    and nothing was acknowledged."""
+
+    status = 503
+    retryable = True
+    retry_after_seconds = 1
+
+
+class InternalError(IngestError):
+    """A bug or anything unforeseen: 500, retryable, nothing acknowledged."""
 
     status = 500
     retryable = True

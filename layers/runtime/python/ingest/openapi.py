@@ -29,7 +29,9 @@ SHARED_ERRORS = {
     404: "Nothing stored for this key's tenant matches (another tenant's events are never seen).",
     413: "Body over the size limit.",
     429: "Over this API key's rate limit; retry after `Retry-After` seconds.",
-    500: "Storage unavailable or an internal error; nothing was acknowledged, retry.",
+    500: "An internal error; nothing was acknowledged, retry.",
+    503: "Storage unavailable or this request's time budget spent; nothing was acknowledged, retry after "
+    "`Retry-After` seconds.",
 }
 
 # What the pipeline adds to every answer of an authenticated request (ingest.ratelimit).
@@ -75,7 +77,7 @@ def _shared_statuses(endpoint: Endpoint) -> list[int]:
     """The error answers a route gives by its kind, whatever its family."""
     if endpoint.public:
         return [500]
-    statuses = [401, 403, 429, 500]
+    statuses = [401, 403, 429, 500, 503]
     if endpoint.kind.finds_stored:
         statuses.append(404)
     if endpoint.kind.has_body:
@@ -152,6 +154,10 @@ def _document_rate_limits(responses: dict) -> None:
     responses["429"].setdefault("headers", {})["Retry-After"] = {
         "description": "Seconds until the key's window ends.", "schema": {"type": "integer"}
     }
+    if "503" in responses:
+        responses["503"].setdefault("headers", {})["Retry-After"] = {
+            "description": "Seconds to wait before retrying.", "schema": {"type": "integer"}
+        }
     for status, response in responses.items():
         if status not in _BEFORE_THE_KEY:
             response.setdefault("headers", {}).update(headers)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ingest import catalog, layout, manage
 from ingest.auth import Authenticator, Principal, check_scope
-from ingest.errors import BadRequest, IngestError, MethodNotAllowed, Unavailable, Violation
+from ingest.errors import BadRequest, IngestError, InternalError, MethodNotAllowed, Violation
 from ingest.family import EventOutcome, Family, Outcome, Response, Status
 from ingest.layout import ItemKey, RejectKey
 from ingest.observability import logger, metrics
@@ -66,7 +66,8 @@ class Pipeline:
             deadline = self._deadline(context)
             check_wire_size(request, self.limits)
             if not self.endpoint.public:  # public: the service's own documents, nobody's data
-                principal = self.authenticator.authenticate(request, self.endpoint.auth, now=request.received_at)
+                principal = self.authenticator.authenticate(request, self.endpoint.auth, now=request.received_at,
+                                                            deadline=deadline)
                 # Counted before the scope check: every authenticated request spends the key's budget.
                 quota = self.rate_limiter.consume(principal, request.received_at, deadline)
                 answer_headers.update(quota.headers())
@@ -84,9 +85,12 @@ class Pipeline:
                 response = self.family.answer(request, principal)
         except IngestError as error:
             response = self.family.render_error(error)
-        except Exception:  # a bug or an outage must still answer, retryable, in the dialect
+            retry_after = getattr(error, "retry_after_seconds", None)
+            if error.retryable and retry_after and "Retry-After" not in answer_headers:
+                answer_headers["Retry-After"] = str(retry_after)
+        except Exception:  # a bug must still answer, retryable, in the dialect
             logger.exception("unhandled error")
-            response = self.family.render_error(Unavailable("Internal error; retry the request."))
+            response = self.family.render_error(InternalError("Internal error; retry the request."))
         request_id = request.request_id if request else (getattr(context, "aws_request_id", None) or "")
         self._observe(response, principal, outcome, request_id, started)
         return self._to_apigw(response, request_id, answer_headers)

@@ -3,6 +3,12 @@
 Clients are created lazily, once per process, with bounded retries and timeouts; tests inject their
 own. The events table's items, keys and query shapes, and the reject objects, come from
 ingest.layout: this module only runs the calls (deadline, retries, batching) on what it is given.
+
+The deadline is a bound, not a hope: every call of a request runs on a worker thread and is waited
+for only until the request's deadline (`_run`), whatever botocore's own timeouts and retries would
+take. A call given up on may still land afterwards; that is safe because every write is idempotent
+on a retry (derived ids, conditional keep-first, newer-wins on received time), and the answer then
+is a retryable 503 that acknowledges nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from functools import cached_property
 
 import boto3
@@ -23,6 +30,20 @@ from ingest.settings import Settings
 
 WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB refuses)
 READ_CHUNK = 100  # BatchGetItem's hard limit
+# Calls of one request that may run at once (a batch's conditional puts); the pool is the process's.
+PARALLEL_CALLS = 16
+_POOL = ThreadPoolExecutor(max_workers=2 * PARALLEL_CALLS, thread_name_prefix="aws")
+BUDGET_SPENT = "The storage budget for this request ran out; retry the request."
+NOT_ACCEPTED = "Storage did not accept the request; retry it."
+
+
+class ConditionNotMet:
+    """The answer of a conditional write whose condition did not hold; `item` is what is stored."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: dict | None) -> None:
+        self.item = item
 
 
 class KeyExists(Exception):
@@ -106,6 +127,7 @@ class Store:
             retries={"mode": "standard", "total_max_attempts": self.settings.aws_max_attempts},
             connect_timeout=self.settings.aws_connect_timeout,
             read_timeout=self.settings.aws_read_timeout,
+            max_pool_connections=2 * PARALLEL_CALLS,
         )
 
     @cached_property
@@ -121,11 +143,15 @@ class Store:
     # A key record is the item pk=<prefix>; a rate counter is pk=rate#<prefix>#<window>, which no
     # prefix (8 letters or digits) can collide with.
 
-    def get_key(self, prefix: str) -> dict | None:
+    def get_key(self, prefix: str, deadline: Deadline | None = None) -> dict | None:
+        """A key record by prefix; under the request's deadline when given (every request's first call)."""
+        kwargs = {"TableName": self.settings.keys_table, "Key": {"pk": {"S": prefix}}, "ConsistentRead": True}
+        if deadline is not None:
+            response = self._call(self.dynamodb.get_item, deadline, **kwargs)
+            item = response.get("Item")
+            return key_record_of(item) if item else None
         try:
-            response = self.dynamodb.get_item(
-                TableName=self.settings.keys_table, Key={"pk": {"S": prefix}}, ConsistentRead=True
-            )
+            response = self.dynamodb.get_item(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable("The key store did not answer; retry the request.") from exc
         item = response.get("Item")
@@ -246,6 +272,23 @@ class Store:
         """Put items (BatchWriteItem, chunks of 25). Returns the number of calls."""
         return self._batch_write([{"PutRequest": {"Item": item}} for item in items], deadline)
 
+    def put_if(self, puts: Sequence[tuple[dict, str, dict]], deadline: Deadline) -> list[ConditionNotMet | None]:
+        """Conditional PutItems (item, ConditionExpression, ExpressionAttributeValues), up to
+        PARALLEL_CALLS at once, all within the deadline: None where the item was written,
+        ConditionNotMet (with the stored item) where the condition did not hold. Any other failure,
+        or the deadline, raises Unavailable (some puts may have landed: each is safe to repeat)."""
+        table = self.settings.events_table
+        calls = [
+            dict(TableName=table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values,
+                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            for item, condition, values in puts
+        ]
+        results: list[ConditionNotMet | None] = []
+        for start in range(0, len(calls), PARALLEL_CALLS):
+            wave = self._run(self.dynamodb.put_item, deadline, calls[start : start + PARALLEL_CALLS], conditional=True)
+            results.extend(answer if isinstance(answer, ConditionNotMet) else None for answer in wave)
+        return results
+
     def get_event(self, key: ItemKey) -> dict | None:
         response = self.dynamodb.get_item(TableName=self.settings.events_table, Key=key.wire(), ConsistentRead=True)
         return response.get("Item")
@@ -355,28 +398,36 @@ class Store:
 
     # --- plumbing -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _call(operation, deadline: Deadline, **kwargs) -> dict:
-        if deadline.expired():
-            raise Unavailable("The storage budget for this request ran out; retry the request.")
-        try:
-            return operation(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise Unavailable("Storage did not accept the request; retry it.") from exc
+    @classmethod
+    def _call(cls, operation, deadline: Deadline, **kwargs) -> dict:
+        return cls._run(operation, deadline, [kwargs])[0]
+
+    @classmethod
+    def _conditional(cls, operation, deadline: Deadline, **kwargs) -> dict | None:
+        """Like _call, but a failed ConditionExpression is an answer (None), not an outage."""
+        answer = cls._run(operation, deadline, [kwargs], conditional=True)[0]
+        return None if isinstance(answer, ConditionNotMet) else answer
 
     @staticmethod
-    def _conditional(operation, deadline: Deadline, **kwargs) -> dict | None:
-        """Like _call, but a failed ConditionExpression is an answer (None), not an outage."""
-        if deadline.expired():
-            raise Unavailable("The storage budget for this request ran out; retry the request.")
-        try:
-            return operation(**kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise Unavailable("Storage did not accept the request; retry it.") from exc
-        except BotoCoreError as exc:
-            raise Unavailable("Storage did not accept the request; retry it.") from exc
+    def _run(operation, deadline: Deadline, calls: Sequence[dict], *, conditional: bool = False) -> list:
+        """Run calls at once on the pool and wait for them only until the deadline: their answers in
+        order, or Unavailable. With `conditional`, a failed ConditionExpression is an answer
+        (ConditionNotMet) rather than an outage."""
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise Unavailable(BUDGET_SPENT)
+        futures: list[Future] = [_POOL.submit(_attempt, operation, call, conditional) for call in calls]
+        done, pending = wait(futures, timeout=remaining, return_when=FIRST_EXCEPTION)
+        failed = next((future for future in done if future.exception() is not None), None)
+        if failed is not None:
+            for future in pending:
+                future.cancel()
+            raise Unavailable(NOT_ACCEPTED) from failed.exception()
+        if pending:
+            for future in pending:
+                future.cancel()  # not started yet: never sent; started: it may still land (safe to repeat)
+            raise Unavailable(BUDGET_SPENT)
+        return [future.result() for future in futures]
 
     @staticmethod
     def _backoff(pending: dict, attempt: int, deadline: Deadline) -> int:
@@ -388,3 +439,13 @@ class Store:
             raise Unavailable("DynamoDB is throttling and the budget ran out; retry the request.")
         time.sleep(pause)
         return attempt + 1
+
+
+def _attempt(operation, call: dict, conditional: bool):
+    try:
+        return operation(**call)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if conditional and error.get("Code") == "ConditionalCheckFailedException":
+            return ConditionNotMet(exc.response.get("Item"))
+        raise

@@ -298,8 +298,10 @@ class LogsFamily(Family):
             return json_response(401, {"message": "Unauthorised"})
         if isinstance(error, MethodNotAllowed):
             return json_response(405, {"message": "Method Not Allowed"}, {"Allow": ", ".join(error.allowed)})
-        if error.status >= 500:
+        if error.status == 500:
             return json_response(500, {"message": "Internal Error"})
+        if error.status > 500:  # storage unavailable or the budget spent: retryable, nothing stored
+            return json_response(error.status, {"message": HTTPStatus(error.status).phrase})
         if isinstance(error, PayloadTooLarge):
             return json_response(413, {"message": "Payload Too Large", "reason": error.message})
         return json_response(error.status, {"message": HTTPStatus(error.status).phrase, "reason": error.message})
