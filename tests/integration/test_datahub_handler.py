@@ -212,7 +212,8 @@ def test_a_reject_that_cannot_be_written_fails_the_request_retryably(settings, s
         "requestContext": {"requestId": str(uuid.uuid4())},
     }
     response = pipeline.handle(event_)
-    assert response["statusCode"] == 500 and "retry" in json.loads(response["body"])["error"]
+    assert response["statusCode"] == 503 and "retry" in json.loads(response["body"])["error"]
+    assert response["headers"]["Retry-After"] == "1"
 
 
 def test_items_past_expiry_but_not_yet_deleted_count_as_absent(settings, store, new_key):

@@ -243,12 +243,13 @@ def test_missing_or_wrong_keys_are_exactly_unauthorised(invoke, http_event, head
     assert (status, body) == (401, {"message": "Unauthorised"})
 
 
-def test_storage_failure_is_internal_error_and_retryable(settings, store, new_key, http_event):
+def test_storage_failure_is_service_unavailable_and_retryable(settings, store, new_key, http_event):
     broken = Settings(**{**settings.model_dump(), "events_table": "no-such-table"})
     pipeline = Pipeline(catalog.get(ENDPOINT), broken, Store(broken, dynamodb=store.dynamodb, s3=store.s3))
     key, _ = new_key()
     response = pipeline.handle(http_event(ENDPOINT, b'[{"m": 1}]', {"x-api-key": key}, "/v1/logs"))
-    assert (response["statusCode"], json.loads(response["body"])) == (500, {"message": "Internal Error"})
+    assert (response["statusCode"], json.loads(response["body"])) == (503, {"message": "Service Unavailable"})
+    assert response["headers"]["Retry-After"] == "1"
 
 
 # --- every sample file answers as its name says ----------------------------------------------

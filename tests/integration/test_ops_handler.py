@@ -348,12 +348,12 @@ class ConditionsFail:
     put_item = update_item
 
 
-def test_a_problem_that_cannot_be_opened_answers_a_retryable_500_and_stores_no_event(settings, store, http_event, new_key):
+def test_a_problem_that_cannot_be_opened_answers_a_retryable_503_and_stores_no_event(settings, store, http_event, new_key):
     key, tenant = new_key()
     event = http_event(ENDPOINT, json.dumps(error_event()).encode(), {"Authorization": f"Api-Token {key}"})
     broken = Store(settings, dynamodb=ConditionsFail(store.dynamodb), s3=store.s3)
     response = Pipeline(catalog.get(ENDPOINT), settings, broken, clock=lambda: T0).handle(event, LocalContext(ENDPOINT, "r"))
-    assert response["statusCode"] == 500
+    assert response["statusCode"] == 503
     body = json.loads(response["body"])
-    assert body["error"]["code"] == 500 and "retry" in body["error"]["message"]
+    assert body["error"]["code"] == 503 and "retry" in body["error"]["message"]
     assert query(store, f"{tenant}#ops#ERROR_EVENT") == []
