@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -71,13 +73,14 @@ def test_duplicate_ids_inside_one_batch_last_wins(send, store):
     assert payload(item)["metrics"][0]["value"] == 3
 
 
-def test_missing_id_gets_a_uuid4(send, store):
+def test_missing_id_gets_a_uuid_derived_from_the_body_and_index(send, store):
+    # A UUIDv5 of (tenant, SHA-256 of the body, index): the same on a byte-identical resend (issue 11).
     provider = f"p-{uuid.uuid4().hex[:8]}"
     assert send(body_of([event(provider), event(provider)]))[0] == 201
     stored = items(store, send.tenant, provider)
     assert len(stored) == 2
     for item in stored:
-        assert uuid.UUID(item["sk"]["S"]).version == 4
+        assert uuid.UUID(item["sk"]["S"]).version == 5
 
 
 def test_one_bad_event_stores_nothing_names_it_and_keeps_the_raw_body(send, store):
@@ -178,21 +181,27 @@ def direct_request(body: bytes):
     return Request.from_apigw({"httpMethod": "POST", "body": body.decode(), "requestContext": {"requestId": str(uuid.uuid4())}})
 
 
-def test_unprocessed_items_are_retried_in_chunks_of_25(settings, store, new_key):
-    flaky = FlakyDynamoDB(store.dynamodb, unprocessed_on_calls={1, 3})
-    pipeline = Pipeline(catalog.get(ENDPOINT), settings, Store(settings, dynamodb=flaky, s3=store.s3))
+def test_deletes_go_in_chunks_of_25_and_unprocessed_items_are_retried(settings, store, new_key):
+    # Events are written by conditional PutItems; BatchWriteItem (chunks of 25) is what deletes use.
+    pipeline = Pipeline(catalog.get(ENDPOINT), settings, store)
     principal = principal_for(new_key)
     provider = f"p-{uuid.uuid4().hex[:8]}"
     outcome = pipeline.ingest(direct_request(body_of([event(provider, id=f"e{i}") for i in range(60)])), principal, Deadline(10))
-    assert max(flaky.write_sizes) <= 25
-    assert len(items(store, principal.tenant, provider)) == 60
-    assert outcome.count(outcome.events[0].status) == 60
+    assert outcome.count(outcome.events[0].status) == 60 and len(items(store, principal.tenant, provider)) == 60
+    flaky = FlakyDynamoDB(store.dynamodb, unprocessed_on_calls={1, 3})
+    Store(settings, dynamodb=flaky, s3=store.s3).delete_events([event.key for event in outcome.events], Deadline(10))
+    assert max(flaky.write_sizes) <= 25 and len(flaky.write_sizes) > 3
+    assert items(store, principal.tenant, provider) == []
 
 
 def test_throttling_past_the_budget_is_retryable_and_acknowledges_nothing(settings, store, new_key, invoke, http_event):
     class AlwaysThrottled(FlakyDynamoDB):
-        def batch_write_item(self, RequestItems):
-            return {"UnprocessedItems": RequestItems}
+        def put_item(self, **kwargs):
+            from botocore.exceptions import ClientError
+
+            time.sleep(0.05)
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                              "PutItem")
 
     pipeline = Pipeline(catalog.get(ENDPOINT), settings, Store(settings, dynamodb=AlwaysThrottled(store.dynamodb, set()), s3=store.s3))
     from ingest.errors import Unavailable
@@ -253,8 +262,31 @@ def test_limits_are_configurable_per_endpoint(settings, store, new_key):
         pipeline.ingest(direct_request(body_of([event("p")] * 3)), principal_for(new_key), Deadline(5))
 
 
-def test_a_full_batch_costs_11_write_calls(settings, store, new_key):
-    pipeline = Pipeline(catalog.get(ENDPOINT), settings, store)
-    batch = body_of([event(f"p-{uuid.uuid4().hex[:8]}", id=f"e{i}") for i in range(255)])
-    outcome = pipeline.ingest(direct_request(batch), principal_for(new_key), Deadline(10))
-    assert outcome.write_calls == 11  # ceil(255 / 25)
+def test_a_full_batch_is_one_conditional_put_per_event_run_in_parallel(settings, store, new_key):
+    from ingest.store import PARALLEL_CALLS
+
+    class Counting(FlakyDynamoDB):
+        def __init__(self, real):
+            super().__init__(real, set())
+            self.running = self.most = 0
+            self.lock = threading.Lock()
+
+        def put_item(self, **kwargs):
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            try:
+                time.sleep(0.002)  # hold it, so calls that run at once overlap
+                return self.real.put_item(**kwargs)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    counting = Counting(store.dynamodb)
+    pipeline = Pipeline(catalog.get(ENDPOINT), settings, Store(settings, dynamodb=counting, s3=store.s3))
+    principal = principal_for(new_key)
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    outcome = pipeline.ingest(direct_request(body_of([event(provider, id=f"e{i}") for i in range(255)])), principal,
+                              Deadline(10))
+    assert outcome.write_calls == 255 and len(items(store, principal.tenant, provider)) == 255
+    assert 1 < counting.most <= PARALLEL_CALLS

@@ -242,12 +242,23 @@ def test_a_window_refresh_extends_an_open_window_and_keeps_its_id():
     assert refresh == {
         "Key": {"pk": {"S": "acme#fam#win"}, "sk": {"S": "digest"}},
         "UpdateExpression": "SET open_until = :until, refreshed_at = :now, expires_at = :expires ADD refreshes :one",
-        "ConditionExpression": "open_until > :now",
+        # Only ever longer (issue 11: a delayed or replayed event shrank or closed a live window)
+        "ConditionExpression": "open_until > :now AND open_until < :until",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         "ExpressionAttributeValues": {":until": {"N": "1900999"}, ":now": {"N": "1000000"}, ":expires": {"N": "2000"},
                                       ":one": {"N": "1"}},
         "ReturnValues": "ALL_NEW",
     }
     assert window().id_of(window().opening()["Item"]) == "0123456789abcdef"
+
+
+def test_a_window_open_longer_already_is_kept_as_it_is():
+    stored = window().opening()["Item"]
+    longer = {**stored, "open_until": {"N": "1900999"}}
+    assert window().is_open_past(longer)
+    assert not window().is_open_past({**stored, "open_until": {"N": "1900998"}})  # shorter: extend it
+    assert not window().is_open_past({**stored, "open_until": {"N": "1000000"}})  # closed at now: a new one
+    assert not window().is_open_past(None)
 
 
 def test_a_window_is_not_an_event():

@@ -212,7 +212,7 @@ def test_record_keeps_the_payload_exact_and_the_headers_as_attributes():
     headers = {"X-Service": "checkout", "x-namespace": "https://api.domain.com/resource/{id}"}
     events = FAMILY.extract(FAMILY.parse(body, request()), request(), ENDPOINT.limits)
     models, _ = FAMILY.validate(events)
-    record = FAMILY.record(models[0], request("my-logs", headers), PRINCIPAL)
+    record = FAMILY.record(models[0], request("my-logs", headers), PRINCIPAL, "/0")
     assert record.stream == "my-logs"
     assert record.payload == '{"message":"x","timestamp":1700000000000,"n":123456789012345678901234,"t":"é🚀"}'.encode()
     assert record.event_time_ms == 1_700_000_000_000
@@ -224,7 +224,7 @@ def test_record_keeps_the_payload_exact_and_the_headers_as_attributes():
 @pytest.mark.parametrize("unset", ["undefined", "null", "", "  "])
 def test_unset_service_and_namespace_as_a_real_client_sends_them_are_absent(unset):
     models, _ = events_of([{"message": "x"}])
-    record = FAMILY.record(models[0], request("logs", {"x-service": unset, "x-namespace": unset}), PRINCIPAL)
+    record = FAMILY.record(models[0], request("logs", {"x-service": unset, "x-namespace": unset}), PRINCIPAL, "/0")
     assert record.attributes == {"event_time_source": "received_at"}
     assert record.event_time_ms == int(datetime(2024, 3, 10, 23, 0, tzinfo=UTC).timestamp() * 1000)
 

@@ -95,7 +95,7 @@ PRINCIPAL = Principal(tenant="acme", key_prefix="ABCDEFGH")
 def record(event: dict, moment: datetime = NOW):
     model, violations = check(event, int(moment.timestamp() * 1000))
     assert not violations, violations
-    return FAMILY.record(model, request_at(moment), PRINCIPAL)
+    return FAMILY.record(model, request_at(moment), PRINCIPAL, "/0")
 
 
 # --- the model against the reference ------------------------------------------------------------

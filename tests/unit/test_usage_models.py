@@ -212,12 +212,12 @@ def test_a_huge_event_is_rejected_before_it_could_break_a_dynamodb_write():
 def dedup_key(event: dict) -> str:
     accepted, errors = validate_one(S3_SINGLE, event)
     assert errors == []
-    return S3_SINGLE.record(accepted, request(), Principal("t", "PREFIX01")).dedup_key
+    return S3_SINGLE.record(accepted, request(), Principal("t", "PREFIX01"), "/0").dedup_key
 
 
 def test_dedup_key_is_the_sha256_of_the_canonical_stored_payload():
     accepted, _ = validate_one(S3_SINGLE, get_object())
-    record = S3_SINGLE.record(accepted, request(), Principal("t", "PREFIX01"))
+    record = S3_SINGLE.record(accepted, request(), Principal("t", "PREFIX01"), "/0")
     assert record.dedup_key == hashlib.sha256(record.payload).hexdigest()
     assert record.stream == "s3" and record.payload == accepted.payload
     assert record.event_time_ms == int(datetime(2024, 3, 1, 12, tzinfo=UTC).timestamp() * 1000)

@@ -49,6 +49,9 @@ class StubDynamoDB:
     def batch_write_item(self, RequestItems):
         return {"UnprocessedItems": {}}
 
+    def put_item(self, **kwargs):  # a conditional put into an empty table: written
+        return {}
+
 
 class StubS3:
     def __init__(self) -> None:

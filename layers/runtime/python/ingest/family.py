@@ -150,7 +150,10 @@ class Family:
     def message(error: dict) -> str:
         return error["msg"]
 
-    def record(self, model: Any, request: Request, principal: Principal) -> Record:
+    def record(self, model: Any, request: Request, principal: Principal, origin: str) -> Record:
+        """The Record of one valid event. `origin` is `<SHA-256 of the body as received>/<index>`
+        (the digest only when the spec has a generated_id_field): the same on a byte-identical
+        resend, so an id the server derives from it makes a retry land on the same item."""
         raise NotImplementedError
 
     def render(self, outcome: Outcome) -> Response:

@@ -124,6 +124,26 @@ def expires_at(moment_s: int, retention_seconds: int) -> int:
     return moment_s + retention_seconds
 
 
+# DynamoDB refuses an item over 400 KB (names and values): a payload over this leaves room for the
+# keys and the other attributes, and is the client's mistake (a 400 naming the event), never a 500.
+MAX_PAYLOAD_BYTES = 350 * 1024
+
+
+def keep_first(now_s: int) -> tuple[str, dict]:
+    """The condition of a keep-first write: nothing live is stored under the key (an item past its
+    expiry counts as absent, as `is_live` says). Two racing writers: one wins, one is a duplicate."""
+    return "attribute_not_exists(pk) OR expires_at <= :now", {":now": {"N": str(now_s)}}
+
+
+def newer_wins(now_s: int, received_at: datetime) -> tuple[str, dict]:
+    """The condition of an overwrite: nothing live is stored, or what is stored was received no
+    later than this event (the same request retried overwrites itself). A replayed or delayed
+    event, received earlier, never overwrites a newer one. (received_at is fixed-width UTC text,
+    so it compares in time order.)"""
+    return ("attribute_not_exists(pk) OR expires_at <= :now OR received_at <= :received",
+            {":now": {"N": str(now_s)}, ":received": {"S": iso_utc(received_at)}})
+
+
 def is_live(item: dict, now_s: int) -> bool:
     """The one liveness rule: an item counts as stored while its expiry is after `now_s` (epoch
     seconds). DynamoDB deletes expired items up to ~48 h late; until then they are gone to us."""
@@ -282,11 +302,14 @@ class Window:
     attributes: dict[str, str]  # tenant, family, stream, the family's own, request_id
 
     def refresh(self) -> dict:
-        """UpdateItem arguments: extend the window if it is open at `now_ms`."""
+        """UpdateItem arguments: extend the window if it is open at `now_ms` and would end sooner.
+        Windows only ever grow: a delayed or replayed event never shrinks or closes a live one
+        (when the condition fails, `is_open_past` tells whether it is open long enough already)."""
         return {
             "Key": self.key.wire(),
             "UpdateExpression": "SET open_until = :until, refreshed_at = :now, expires_at = :expires ADD refreshes :one",
-            "ConditionExpression": "open_until > :now",
+            "ConditionExpression": "open_until > :now AND open_until < :until",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             "ExpressionAttributeValues": {
                 ":until": {"N": str(self.open_until_ms)},
                 ":now": {"N": str(self.now_ms)},
@@ -319,6 +342,11 @@ class Window:
     def id_of(self, item: dict) -> str:
         """The id of a stored window (what a refresh returned)."""
         return item[self.id_attribute]["S"]
+
+    def is_open_past(self, item: dict | None) -> bool:
+        """A stored window that is open now and already lasts at least as long as this one would."""
+        return bool(item) and "open_until" in item and int(item["open_until"]["N"]) > self.now_ms \
+            and int(item["open_until"]["N"]) >= self.open_until_ms
 
 
 def window(tenant: str, family: str, stream: str, window_id: str, *, id_attribute: str, new_id: str, now_ms: int,

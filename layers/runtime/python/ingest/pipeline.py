@@ -8,6 +8,7 @@ pipeline adds (RateLimit-*, Retry-After) go on every answer, whatever the family
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -17,14 +18,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ingest import catalog, layout, manage
 from ingest.auth import Authenticator, Principal, check_scope
 from ingest.errors import BadRequest, IngestError, InternalError, MethodNotAllowed, Violation
-from ingest.family import EventOutcome, Family, Outcome, Response, Status
+from ingest.family import EventOutcome, Family, Outcome, Record, Response, Status
 from ingest.layout import ItemKey, RejectKey
 from ingest.observability import logger, metrics
 from ingest.ratelimit import RateLimiter
 from ingest.request import Request, check_wire_size, decode_body
 from ingest.settings import Settings, get_settings
 from ingest.spec import Endpoint, RouteKind
-from ingest.store import Deadline, Store
+from ingest.store import ConditionNotMet, Deadline, Store
 
 # Leave the Lambda this much time to render and return after the storage budget.
 RESPONSE_MARGIN_MS = 2_000
@@ -108,6 +109,8 @@ class Pipeline:
             self._keep_body_reject(request, principal, body, violations, deadline)
             raise
         models, errors = self.family.validate_request(raw_events, request)
+        errors = dict(errors)
+        records = {} if errors and self.family.all_or_nothing else self._records(models, request, principal, errors)
         outcome = Outcome(request, principal, [])
         if errors:
             outcome.reject_key = self._keep_rejects(request, principal, body, raw_events, errors, deadline)
@@ -116,20 +119,46 @@ class Pipeline:
                 EventOutcome(index, Status.REJECTED, tuple(errors.get(index, ()))) for index in range(len(raw_events))
             ]
             return outcome
-        for index, model in enumerate(models):
-            if model is None:
-                outcome.events.append(EventOutcome(index, Status.REJECTED, tuple(errors[index])))
+        for index in range(len(models)):
+            if index in records:
+                outcome.events.append(EventOutcome(index, Status.STORED, record=records[index]))
             else:
-                record = self.family.record(model, request, principal)
-                outcome.events.append(EventOutcome(index, Status.STORED, record=record))
+                outcome.events.append(EventOutcome(index, Status.REJECTED, tuple(errors[index])))
         self.family.store_outcome(outcome, self.store, deadline, lambda: self._write(outcome, deadline))
         return outcome
 
+    def _records(self, models: list, request: Request, principal: Principal, errors: dict) -> dict[int, Record]:
+        """The valid events' records. An event whose item DynamoDB would refuse (over 400 KB) is
+        the client's mistake: it joins the rejected ones (errors), it is never a 5xx.
+
+        Each record gets its origin, `<SHA-256 of the body as received>/<index>`, when the family
+        generates ids (FamilySpec.generated_id_field): an id derived from it is the same on a
+        byte-identical resend, so a retry after a failed request is recognised, not stored twice."""
+        digest = hashlib.sha256(request.wire_body).hexdigest() if self.endpoint.spec.generated_id_field else ""
+        records = {}
+        for index, model in enumerate(models):
+            if model is None:
+                continue
+            record = self.family.record(model, request, principal, f"{digest}/{index}")
+            if len(record.payload) > layout.MAX_PAYLOAD_BYTES:
+                errors[index] = [Violation(index, self.family.path(index, ()),
+                                           f"the event is {len(record.payload):,} bytes once stored; the limit is "
+                                           f"{layout.MAX_PAYLOAD_BYTES:,} bytes per event")]
+                continue
+            records[index] = record
+        return records
+
     def _write(self, outcome: Outcome, deadline: Deadline) -> None:
-        now = int(outcome.request.received_at.timestamp())
+        """The dedup write: one conditional PutItem per item key, in parallel within the budget.
+        Keep-first writes only where nothing live is stored (a racing writer loses and is a
+        duplicate); overwrites only what was received no later (a replayed or delayed event never
+        replaces a newer one). Expiry and liveness count from now, the moment of storing, not from
+        when the request was first received (a replay of an old reject is stored for the full
+        retention)."""
+        now = int(time.time())
         partitions = layout.Partitions(outcome.principal.tenant, self.endpoint.family, self.shards)
         overwrite = self.endpoint.write_policy.overwrites
-        # One event per item key: BatchWriteItem refuses two writes to one key in a call anyway.
+        # One event per item key: the batch's own duplicates are settled here, before any write.
         winner_by_key: dict[ItemKey, EventOutcome] = {}
         for event in outcome.events:
             if event.record is None:
@@ -145,7 +174,6 @@ class Pipeline:
                 event.status = Status.DUPLICATE
         if not winner_by_key:
             return
-        existing = self.store.existing(list(winner_by_key), now, deadline)
         items_of = layout.EventItems(
             tenant=outcome.principal.tenant,
             family=self.endpoint.family,
@@ -154,14 +182,17 @@ class Pipeline:
             received_at=outcome.request.received_at,
             expires_at=layout.expires_at(now, self.retention_seconds),
         )
-        items = []
-        for key, event in winner_by_key.items():
-            if key in existing:
+        condition, values = (layout.newer_wins(now, outcome.request.received_at) if overwrite
+                             else layout.keep_first(now))
+        events = list(winner_by_key.values())
+        answers = self.store.put_if([(items_of.item(key, event.record), condition, values)
+                                     for key, event in winner_by_key.items()], deadline, replaced=overwrite)
+        for event, answer in zip(events, answers):
+            if isinstance(answer, ConditionNotMet):  # already stored (keep-first), or a newer one is (overwrite)
                 event.status = Status.DUPLICATE
-                if not overwrite:
-                    continue
-            items.append(items_of.item(key, event.record))
-        outcome.write_calls = self.store.write(items, deadline)
+            elif answer is not None and layout.is_live(answer, now):  # overwrote the live item of the same key
+                event.status = Status.DUPLICATE
+        outcome.write_calls = len(events)
 
     # --- rejects --------------------------------------------------------------------------------
 

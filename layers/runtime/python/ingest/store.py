@@ -30,9 +30,9 @@ from ingest.settings import Settings
 
 WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB refuses)
 READ_CHUNK = 100  # BatchGetItem's hard limit
-# Calls of one request that may run at once (a batch's conditional puts); the pool is the process's.
-PARALLEL_CALLS = 16
-_POOL = ThreadPoolExecutor(max_workers=2 * PARALLEL_CALLS, thread_name_prefix="aws")
+# Calls that may run at once (a batch's conditional puts): the process's pool and connection pool.
+PARALLEL_CALLS = 64
+_POOL = ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="aws")
 BUDGET_SPENT = "The storage budget for this request ran out; retry the request."
 NOT_ACCEPTED = "Storage did not accept the request; retry it."
 
@@ -127,7 +127,7 @@ class Store:
             retries={"mode": "standard", "total_max_attempts": self.settings.aws_max_attempts},
             connect_timeout=self.settings.aws_connect_timeout,
             read_timeout=self.settings.aws_read_timeout,
-            max_pool_connections=2 * PARALLEL_CALLS,
+            max_pool_connections=PARALLEL_CALLS,
         )
 
     @cached_property
@@ -272,22 +272,21 @@ class Store:
         """Put items (BatchWriteItem, chunks of 25). Returns the number of calls."""
         return self._batch_write([{"PutRequest": {"Item": item}} for item in items], deadline)
 
-    def put_if(self, puts: Sequence[tuple[dict, str, dict]], deadline: Deadline) -> list[ConditionNotMet | None]:
-        """Conditional PutItems (item, ConditionExpression, ExpressionAttributeValues), up to
-        PARALLEL_CALLS at once, all within the deadline: None where the item was written,
-        ConditionNotMet (with the stored item) where the condition did not hold. Any other failure,
-        or the deadline, raises Unavailable (some puts may have landed: each is safe to repeat)."""
+    def put_if(self, puts: Sequence[tuple[dict, str, dict]], deadline: Deadline, *,
+               replaced: bool = False) -> list[ConditionNotMet | dict | None]:
+        """Conditional PutItems (item, ConditionExpression, ExpressionAttributeValues), all submitted
+        at once (PARALLEL_CALLS run at a time), all within the deadline: where the item was written, None (or with
+        `replaced`, the item it replaced, if any); where the condition did not hold, ConditionNotMet.
+        Any other failure, or the deadline, raises Unavailable (some puts may have landed: each is
+        safe to repeat)."""
         table = self.settings.events_table
+        extra = {"ReturnValues": "ALL_OLD"} if replaced else {}
         calls = [
-            dict(TableName=table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values,
-                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            dict(TableName=table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values, **extra)
             for item, condition, values in puts
         ]
-        results: list[ConditionNotMet | None] = []
-        for start in range(0, len(calls), PARALLEL_CALLS):
-            wave = self._run(self.dynamodb.put_item, deadline, calls[start : start + PARALLEL_CALLS], conditional=True)
-            results.extend(answer if isinstance(answer, ConditionNotMet) else None for answer in wave)
-        return results
+        return [answer if isinstance(answer, ConditionNotMet) else (answer or {}).get("Attributes")
+                for answer in self._run(self.dynamodb.put_item, deadline, calls, conditional=True)]
 
     def get_event(self, key: ItemKey) -> dict | None:
         response = self.dynamodb.get_item(TableName=self.settings.events_table, Key=key.wire(), ConsistentRead=True)
@@ -306,9 +305,12 @@ class Store:
         the loser refreshes it."""
         table = self.settings.events_table
         for _ in range(3):
-            refreshed = self._conditional(self.dynamodb.update_item, deadline, TableName=table, **window.refresh())
-            if refreshed is not None:
+            [refreshed] = self._run(self.dynamodb.update_item, deadline, [dict(TableName=table, **window.refresh())],
+                                    conditional=True)
+            if not isinstance(refreshed, ConditionNotMet):
                 return window.id_of(refreshed["Attributes"])
+            if window.is_open_past(refreshed.item):  # open, and already as long: it stays as it is
+                return window.id_of(refreshed.item)
             opened = self._conditional(self.dynamodb.put_item, deadline, TableName=table, **window.opening())
             if opened is not None:
                 return window.new_id
@@ -416,7 +418,12 @@ class Store:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise Unavailable(BUDGET_SPENT)
-        futures: list[Future] = [_POOL.submit(_attempt, operation, call, conditional) for call in calls]
+        # At most PARALLEL_CALLS lanes; each runs its share of the calls one after another (a future
+        # per call would cost more CPU than the stubbed call itself).
+        lanes = [list(range(lane, len(calls), PARALLEL_CALLS)) for lane in range(min(PARALLEL_CALLS, len(calls)))]
+        futures: list[Future] = [
+            _POOL.submit(_attempts, operation, [calls[index] for index in lane], conditional) for lane in lanes
+        ]
         done, pending = wait(futures, timeout=remaining, return_when=FIRST_EXCEPTION)
         failed = next((future for future in done if future.exception() is not None), None)
         if failed is not None:
@@ -427,7 +434,11 @@ class Store:
             for future in pending:
                 future.cancel()  # not started yet: never sent; started: it may still land (safe to repeat)
             raise Unavailable(BUDGET_SPENT)
-        return [future.result() for future in futures]
+        answers: list = [None] * len(calls)
+        for lane, future in zip(lanes, futures):
+            for index, answer in zip(lane, future.result()):
+                answers[index] = answer
+        return answers
 
     @staticmethod
     def _backoff(pending: dict, attempt: int, deadline: Deadline) -> int:
@@ -441,11 +452,14 @@ class Store:
         return attempt + 1
 
 
-def _attempt(operation, call: dict, conditional: bool):
-    try:
-        return operation(**call)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if conditional and error.get("Code") == "ConditionalCheckFailedException":
-            return ConditionNotMet(exc.response.get("Item"))
-        raise
+def _attempts(operation, calls: list[dict], conditional: bool) -> list:
+    answers = []
+    for call in calls:
+        try:
+            answers.append(operation(**call))
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if not (conditional and error.get("Code") == "ConditionalCheckFailedException"):
+                raise
+            answers.append(ConditionNotMet(exc.response.get("Item")))
+    return answers

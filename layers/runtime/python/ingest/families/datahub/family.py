@@ -18,6 +18,9 @@ from ingest.request import Request
 from ingest.spec import Limits, RouteKind
 from ingest.types import Rfc3339, epoch_ms
 
+# Namespace of the ids the server derives for events sent without one (DataHubFamily.record).
+DERIVED_IDS = uuid.UUID("0b6c1c8e-5d2f-4f3a-9a47-6f1f2d8b7e31")
+
 # The guide's "Allowed keys for fixed dimensions".
 FIXED_DIMENSION_KEYS = frozenset(
     {
@@ -121,9 +124,11 @@ class DataHubFamily(Family):
             return "Field required (provider, or its alias cloud)"
         return error["msg"].removeprefix("Value error, ")
 
-    def record(self, model: DataHubEvent, request: Request, principal: Principal) -> Record:
+    def record(self, model: DataHubEvent, request: Request, principal: Principal, origin: str) -> Record:
         if model.id is None:
-            model = model.model_copy(update={"id": str(uuid.uuid4())})
+            # Derived, not random: a byte-identical resend (a client's retry after a 5xx) gets the
+            # same id for the same event, so it overwrites itself instead of being stored twice.
+            model = model.model_copy(update={"id": str(uuid.uuid5(DERIVED_IDS, f"{principal.tenant}/{origin}"))})
         return Record(
             stream=model.provider,
             dedup_key=model.id,

@@ -261,7 +261,7 @@ class LogsFamily(Family):
             errors[index] = [Violation(index, f"[{index}]", message)]
         return models, errors
 
-    def record(self, model: LogEvent, request: Request, principal: Principal) -> Record:
+    def record(self, model: LogEvent, request: Request, principal: Principal, origin: str) -> Record:
         attributes: dict[str, str] = {}
         for header in ("x-service", "x-namespace"):
             value = header_value(request, header)

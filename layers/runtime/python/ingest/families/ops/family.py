@@ -195,7 +195,7 @@ class OpsFamily(Family):
 
     # --- event → stored item -----------------------------------------------------------------------
 
-    def record(self, model: OpsEvent, request: Request, principal: Principal) -> Record:
+    def record(self, model: OpsEvent, request: Request, principal: Principal, origin: str) -> Record:
         now_ms = epoch_ms(request.received_at)
         canonical = model.model_dump(mode="json", exclude_none=True)
         identity_extra = {}

@@ -269,7 +269,7 @@ class UsageFamily(Family):
             return f"must be a string, {expected}; got {_json_kind(action)}"
         return f"unknown action {action!r}; expected {expected}"
 
-    def record(self, accepted: Accepted, request: Request, principal: Principal) -> Record:
+    def record(self, accepted: Accepted, request: Request, principal: Principal, origin: str) -> Record:
         return Record(
             stream=self.service.name,
             dedup_key=hashlib.sha256(accepted.payload).hexdigest(),
