@@ -66,6 +66,21 @@ class AuthScheme:
     word: str | None = None
     security_scheme: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def in_header(cls, name: str, header: str, word: str | None = None) -> AuthScheme:
+        """The usual shapes: the key alone in `header` (an OpenAPI apiKey scheme), or `<word> <key>`
+        (`Bearer` is OpenAPI's http bearer scheme; any other word an apiKey scheme on the header)."""
+        shape = "`<8-char prefix>.<48-char base64 payload>`"
+        if word is None:
+            scheme = {"type": "apiKey", "in": "header", "name": header,
+                      "description": f"{shape}; the header name is case-insensitive."}
+        elif word.lower() == "bearer":
+            scheme = {"type": "http", "scheme": "bearer", "description": f"`{header}: {word} <key>`."}
+        else:
+            scheme = {"type": "apiKey", "in": "header", "name": header,
+                      "description": f"`{header}: {word} <key>` (scheme matched case-insensitively)."}
+        return cls(name, header, word, scheme)
+
     @property
     def header_key(self) -> str:
         return self.header.lower()

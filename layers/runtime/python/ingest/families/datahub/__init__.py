@@ -11,12 +11,7 @@ from ingest.families.datahub.family import ErrorBody
 from ingest.families.datahub.manage import FAMILY as MANAGE
 from ingest.spec import AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
 
-BEARER = AuthScheme(
-    name="bearer",
-    header="Authorization",
-    word="Bearer",
-    security_scheme={"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <key>`."},
-)
+BEARER = AuthScheme.in_header("bearer", "Authorization", "Bearer")
 
 SPEC = FamilySpec(
     name="datahub",

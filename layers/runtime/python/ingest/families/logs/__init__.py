@@ -12,16 +12,7 @@ from ingest.families.logs.family import MessageBody
 from ingest.families.logs.read import FAMILY as READ
 from ingest.spec import DEFAULT_KEPT_HEADERS, AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
 
-X_API_KEY = AuthScheme(
-    name="x-api-key",
-    header="X-API-Key",
-    security_scheme={
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-API-Key",
-        "description": "`<8-char prefix>.<48-char base64 payload>`; the header name is case-insensitive.",
-    },
-)
+X_API_KEY = AuthScheme.in_header("x-api-key", "X-API-Key")
 
 SPEC = FamilySpec(
     name="logs",

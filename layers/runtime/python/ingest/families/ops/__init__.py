@@ -13,17 +13,7 @@ from ingest.families.ops.family import OpsErrorEnvelope
 from ingest.families.ops.read import FAMILY as READ
 from ingest.spec import AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
 
-API_TOKEN = AuthScheme(
-    name="api-token",
-    header="Authorization",
-    word="Api-Token",
-    security_scheme={
-        "type": "apiKey",
-        "in": "header",
-        "name": "Authorization",
-        "description": "`Authorization: Api-Token <key>` (scheme matched case-insensitively).",
-    },
-)
+API_TOKEN = AuthScheme.in_header("api-token", "Authorization", "Api-Token")
 
 SPEC = FamilySpec(
     name="ops",

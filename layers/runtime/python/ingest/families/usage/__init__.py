@@ -13,16 +13,7 @@ from ingest.families.usage.family import PING, Role, UsageFamily, UsageMessageBo
 from ingest.families.usage.read import UsageReadFamily
 from ingest.spec import AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
 
-X_API_KEY = AuthScheme(
-    name="x-api-key",
-    header="X-API-Key",
-    security_scheme={
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-API-Key",
-        "description": "`<8-char prefix>.<48-char base64 payload>`; the header name is case-insensitive.",
-    },
-)
+X_API_KEY = AuthScheme.in_header("x-api-key", "X-API-Key")
 
 
 def service_routes(service: UsageService, *, single_summary: str, operation_id: str | None = None) -> tuple[Route, ...]:
