@@ -35,6 +35,10 @@ every later request of the minute is refused by its own ADD's answer, one call a
   to the old limit's counts on the dropped shards more in that minute. A `spent` mark records the
   limit it was set under and is ignored once the limit is raised.
 
+**Cost.** One UpdateItem per request, as before sharding, except for a sharded key's requests that land
+on a full shard (+1 BatchGetItem of every shard, +1 UpdateItem when one has room): with an even spread,
+under 1 % extra calls per request (docs/keys.md has the measurements); none for a single-shard key.
+
 `RateLimit-Remaining` is exact for single-shard keys and after a spill (a snapshot of every shard);
 otherwise it is this shard's room scaled to the whole key (an unbiased estimate: random picks spread
 requests evenly, within a few square roots of a share). Fixed windows allow a burst of up to twice the
