@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from ingest.auth import DEFAULT_RATE_LIMIT, MAX_RATE_LIMIT, Principal
 from ingest.errors import TooManyRequests
@@ -250,3 +251,16 @@ def test_cost_per_request_of_a_sharded_key_at_its_limit():
     assert exceeded.index(True) == limit and sum(exceeded) == limit // 10
     extra = counters.operations["UpdateItem"] + counters.operations["BatchGetItem"] - len(exceeded)
     assert extra < 0.01 * len(exceeded)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(limit=st.integers(1, 400), capacity=st.integers(1, 120), seed=st.integers(0, 2**32), extra=st.integers(1, 30))
+def test_sequential_requests_are_admitted_exactly_up_to_the_limit_for_any_limit_and_shard_capacity(
+        limit, capacity, seed, extra):
+    counters = Counters()
+    limiter = RateLimiter(counters, shard_capacity=capacity, rng=random.Random(seed))
+    principal = Principal("acme", "ABCDEFGH", rate_limit=limit)
+    quotas = [limiter.consume(principal, at(5), None) for _ in range(limit + extra)]
+    assert [q.exceeded for q in quotas] == [False] * limit + [True] * extra
+    assert all(0 <= q.remaining <= limit for q in quotas) and quotas[limit - 1].remaining == 0
+    assert len(counters.shards_used("ABCDEFGH")) <= shard_count(limit, capacity)
