@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ingest.auth import DEFAULT_RATE_LIMIT, MAX_RATE_LIMIT, Principal
-from ingest.errors import TooManyRequests
+from ingest.errors import TooManyRequests, Unavailable
 from ingest.ratelimit import (
     PURGE_AFTER_SECONDS,
     SHARD_CAPACITY,
@@ -264,3 +264,14 @@ def test_sequential_requests_are_admitted_exactly_up_to_the_limit_for_any_limit_
     assert [q.exceeded for q in quotas] == [False] * limit + [True] * extra
     assert all(0 <= q.remaining <= limit for q in quotas) and quotas[limit - 1].remaining == 0
     assert len(counters.shards_used("ABCDEFGH")) <= shard_count(limit, capacity)
+
+
+def test_a_refusal_stands_when_the_spent_mark_cannot_be_written():
+    class Unmarkable(Counters):
+        def mark_spent(self, *args):
+            raise Unavailable("DynamoDB did not answer")
+
+    counters = Unmarkable()
+    limiter = RateLimiter(counters, shard_capacity=10, rng=random.Random(4))
+    principal = Principal("acme", "ABCDEFGH", rate_limit=20)
+    assert [limiter.consume(principal, at(5), None).exceeded for _ in range(25)] == [False] * 20 + [True] * 5

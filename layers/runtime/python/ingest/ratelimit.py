@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ingest.auth import Principal
-from ingest.errors import TooManyRequests
+from ingest.errors import TooManyRequests, Unavailable
 
 WINDOW_SECONDS = 60
 # Counters stay a while past their minute (DynamoDB's TTL deletes within ~48 h anyway).
@@ -145,7 +145,10 @@ class RateLimiter:
         counts = self._counters.read_counts(prefix, window, shards, deadline)
         room = [max(0, share[i] - counts[i]) for i in range(shards)]
         if not any(room):
-            self._counters.mark_spent(prefix, window, shards, limit, purge_at, deadline)
+            try:
+                self._counters.mark_spent(prefix, window, shards, limit, purge_at, deadline)
+            except Unavailable:  # the mark only spares later refusals a read: this one is a 429 without it
+                pass
             return limit + 1
         target = self._random.choices(range(shards), weights=room)[0]
         spilled, _ = self._counters.count_request(prefix, window, purge_at, deadline, shard=target)
