@@ -241,11 +241,11 @@ def test_a_spill_to_a_shard_with_room_is_admitted_with_an_exact_remaining():
 
 
 def test_cost_per_request_of_a_sharded_key_at_its_limit():
-    """A key at 120,000/min (four shards) sending evenly at 110 % of its limit: admissions are exact,
+    """A key at 60,001/min (three shards) sending evenly at 110 % of its limit: admissions are exact,
     and extra calls come only from requests landing on a full shard near the end of the budget."""
     counters = Counters()
     limiter = RateLimiter(counters, rng=random.Random(11))
-    limit = 120_000
+    limit = 60_001
     principal = Principal("acme", "ABCDEFGH", rate_limit=limit)
     exceeded = [limiter.consume(principal, at(5), None).exceeded for _ in range(limit + limit // 10)]
     assert exceeded.index(True) == limit and sum(exceeded) == limit // 10
