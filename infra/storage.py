@@ -37,10 +37,10 @@ EVENTS_TABLE_ACTIONS = (
 # API keys are looked up by prefix; a function never lists them. ``grant_read_data`` would also
 # grant Scan (and stream reads), which no request path needs.
 KEYS_TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
-# Per-key rate limiting is one atomic ADD per request on a `rate#<prefix>#<minute>` counter item
-# in the keys table (ingest.store.Store.count_request). UpdateItem is allowed on those partition
-# keys only, so a function can count requests but never alter a key record (hash, scopes,
-# revocation).
+# Per-key rate limiting is one atomic ADD per request on a `rate#<prefix>#<minute>[#<shard>]` counter
+# item in the keys table (ingest.store.Store.count_request; the shards are read with BatchGetItem).
+# UpdateItem is allowed on those partition keys only, so a function can count requests but never
+# alter a key record (hash, scopes, revocation).
 RATE_COUNTER_PK_PATTERN = "rate#*"
 
 # Versioning protects rejects from an accidental overwrite; an old version is kept this long.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from cli.keys import KeyAdmin
 from ingest import catalog
 from ingest.auth import DEFAULT_RATE_LIMIT
 from ingest.pipeline import Pipeline
+from ingest.store import Store
 from tests.integration.keys_support import (
     credential,
     handle,
@@ -166,3 +168,94 @@ def test_every_family_answers_429_in_its_dialect_and_carries_the_headers(store, 
     assert int(second["headers"]["Retry-After"]) >= 1
     assert second["headers"]["RateLimit-Remaining"] == "0"
     assert "Rate limit exceeded" in second["body"]
+
+
+# --- sharded counters (issue 11, item 10) ---------------------------------------------------------
+
+
+def counter_items(store, prefix: str) -> dict[str, dict]:
+    """The key's rate counters, read straight from the keys table: pk -> item."""
+    pages = store.dynamodb.get_paginator("scan").paginate(
+        TableName=store.settings.keys_table,
+        FilterExpression="begins_with(pk, :counters)",
+        ExpressionAttributeValues={":counters": {"S": f"rate#{prefix}#"}},
+        ConsistentRead=True,
+    )
+    return {item["pk"]["S"]: item for page in pages for item in page["Items"]}
+
+
+class CountingClient:
+    """A DynamoDB client that counts the keys-table calls by operation (the rate limiter's cost)."""
+
+    def __init__(self, client, keys_table: str):
+        self._client, self._table, self.calls = client, keys_table, Counter()
+
+    def __getattr__(self, name):
+        operation = getattr(self._client, name)
+
+        def call(**kwargs):
+            if kwargs.get("TableName") == self._table or self._table in kwargs.get("RequestItems", {}):
+                self.calls[name] += 1
+            return operation(**kwargs)
+
+        return call
+
+
+def counting_store(store, settings) -> tuple[Store, CountingClient]:
+    client = CountingClient(store.dynamodb, settings.keys_table)
+    return Store(settings, dynamodb=client, s3=store.s3), client
+
+
+def test_a_default_key_still_counts_on_one_counter_item(store, settings):
+    route = cheapest_route()
+    key, record = KeyAdmin(store).create(tenant(), ["datahub", route.family])
+    counted, client = counting_store(store, settings)
+    pipeline = Pipeline(route, settings, counted, clock=frozen(mid_minute()))
+    event = keyed_sample(route, key)
+    answers = [handle(pipeline, event) for _ in range(12)]
+    assert client.calls == {"get_item": 12, "update_item": 12}  # the key, and one counter write: as before
+    assert all(succeeded(answer["statusCode"]) for answer in answers)
+    assert answers[-1]["headers"]["RateLimit-Remaining"] == str(DEFAULT_RATE_LIMIT - 12)
+    window = int(mid_minute().timestamp() // 60)
+    items = counter_items(store, record["prefix"])
+    assert list(items) == [f"rate#{record['prefix']}#{window}"]
+    assert items[f"rate#{record['prefix']}#{window}"]["hits"] == {"N": "12"}
+
+
+def test_a_high_limit_key_spreads_its_counts_over_several_items_and_still_gets_429_past_its_limit(store, settings):
+    """90,001/min is four counter items (ceil(90,001 / 30,000)). The first requests land on several
+    of them; then each item is set to two short of its share, as if the minute were nearly spent, and
+    exactly the 8 requests of room left pass: the 9th gets 429, and the window is marked spent."""
+    route = cheapest_route()
+    limit = 90_001
+    key, record = KeyAdmin(store).create(tenant(), ["datahub", route.family], rate_limit=limit)
+    prefix, moment = record["prefix"], mid_minute()
+    window = int(moment.timestamp() // 60)
+    counted, client = counting_store(store, settings)
+    pipeline = Pipeline(route, settings, counted, clock=frozen(moment))
+    event = keyed_sample(route, key)
+    assert all(succeeded(handle(pipeline, event)["statusCode"]) for _ in range(40))
+    assert client.calls["update_item"] == 40 and client.calls["batch_get_item"] == 0  # no extra call
+
+    items = counter_items(store, prefix)
+    pks = [f"rate#{prefix}#{window}"] + [f"rate#{prefix}#{window}#{shard}" for shard in (1, 2, 3)]
+    assert len(items) >= 2 and set(items) <= set(pks)  # random picks: all four, all but certainly
+    assert sum(int(item["hits"]["N"]) for item in items.values()) == 40
+    assert all(int(item["purge_at"]["N"]) == (window + 1) * 60 + 3_600 for item in items.values())  # TTL
+
+    shares = [22_501, 22_500, 22_500, 22_500]
+    for pk, share in zip(pks, shares):
+        store.dynamodb.put_item(TableName=settings.keys_table, Item={
+            "pk": {"S": pk}, "hits": {"N": str(share - 2)}, "purge_at": {"N": str((window + 1) * 60 + 3_600)}})
+    answers = [handle(pipeline, event) for _ in range(10)]
+    assert [succeeded(a["statusCode"]) for a in answers] == [True] * 8 + [False] * 2
+    assert [a["statusCode"] for a in answers[8:]] == [429, 429]
+    assert answers[7]["headers"]["RateLimit-Remaining"] == "0"
+    assert answers[8]["headers"]["Retry-After"] == "40"
+    assert answers[8]["headers"]["RateLimit-Limit"] == str(limit)
+    stored = counter_items(store, prefix)
+    assert set(stored) == set(pks)
+    assert all(item.get("spent") == {"N": str(limit)} for item in stored.values())
+    client.calls.clear()
+    assert handle(pipeline, event)["statusCode"] == 429
+    assert client.calls == {"get_item": 1, "update_item": 1}  # a spent minute refuses in one write

@@ -155,6 +155,14 @@ def test_an_integer_id_and_the_same_digits_as_a_string_are_two_events():
     assert dedup_key({"id": 2**70 + 1}) == f"id:int:{2**70 + 1}"
 
 
+def test_a_string_id_spelled_like_a_typed_integer_is_not_that_integer():
+    # found writing the dedup-key properties (test_properties.py): {"id": "int:5"} had {"id": 5}'s key "id:int:5"
+    assert dedup_key({"id": "int:5"}) == "id-text:int:5" != dedup_key({"id": 5})
+    long_digits = "9" * 600  # both hashed past 512 bytes: they hashed the same text
+    assert dedup_key({"id": "int:" + long_digits}).startswith("id-text-sha256:")
+    assert dedup_key({"id": "int:" + long_digits}) != dedup_key({"id": int(long_digits)})
+
+
 def test_lines_of_one_request_are_distinct_and_a_retried_line_is_not():
     first = {"message": "one", "requestId": "6092d6f0"}
     second = {"message": "two", "requestId": "6092d6f0"}

@@ -1,25 +1,57 @@
-"""Rate-limit arithmetic: fixed one-minute windows, headers on every answer, Retry-After once over."""
+"""Rate-limit arithmetic: fixed one-minute windows, sharded counters, headers on every answer,
+Retry-After once over."""
 
+import random
+import threading
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from ingest.auth import Principal
-from ingest.errors import TooManyRequests
-from ingest.ratelimit import PURGE_AFTER_SECONDS, WINDOW_SECONDS, Quota, RateLimiter
+from ingest.auth import DEFAULT_RATE_LIMIT, MAX_RATE_LIMIT, Principal
+from ingest.errors import TooManyRequests, Unavailable
+from ingest.ratelimit import (
+    PURGE_AFTER_SECONDS,
+    SHARD_CAPACITY,
+    WINDOW_SECONDS,
+    Quota,
+    RateLimiter,
+    shard_count,
+    shares,
+)
 
 
 class Counters:
-    """Counts like DynamoDB's ADD would, and records what it was asked."""
+    """Counts like DynamoDB's ADD would (atomically, one value per caller), and records every call."""
 
     def __init__(self):
-        self.counts: dict[tuple[str, int], int] = {}
-        self.calls: list[tuple[str, int, int]] = []
+        self.counts: Counter = Counter()  # (prefix, window, shard) -> hits
+        self.spent: dict[tuple[str, int, int], int] = {}
+        self.calls: list[tuple[str, int, int]] = []  # count_request's (prefix, window, purge_at)
+        self.operations: Counter = Counter()  # DynamoDB calls by name
+        self._lock = threading.Lock()
 
-    def count_request(self, prefix, window, purge_at, deadline):
-        self.calls.append((prefix, window, purge_at))
-        self.counts[(prefix, window)] = self.counts.get((prefix, window), 0) + 1
-        return self.counts[(prefix, window)]
+    def count_request(self, prefix, window, purge_at, deadline, *, shard=0):
+        with self._lock:
+            self.calls.append((prefix, window, purge_at))
+            self.operations["UpdateItem"] += 1
+            self.counts[(prefix, window, shard)] += 1
+            return self.counts[(prefix, window, shard)], self.spent.get((prefix, window, shard))
+
+    def read_counts(self, prefix, window, shards, deadline):
+        with self._lock:
+            self.operations["BatchGetItem"] += 1
+            return [self.counts[(prefix, window, shard)] for shard in range(shards)]
+
+    def mark_spent(self, prefix, window, shards, limit, purge_at, deadline):
+        with self._lock:
+            self.operations["UpdateItem"] += shards
+            for shard in range(shards):
+                self.spent[(prefix, window, shard)] = limit
+
+    def shards_used(self, prefix):
+        return {shard: hits for (p, _, shard), hits in self.counts.items() if p == prefix}
 
 
 def at(seconds: float) -> datetime:
@@ -88,3 +120,158 @@ def test_the_openapi_document_shows_429_and_the_headers_on_every_route():
         assert "Retry-After" in responses["429"]["headers"], endpoint.name
         assert "RateLimit-Remaining" in responses[str(endpoint.success_status)]["headers"], endpoint.name
         assert "headers" not in responses["401"]
+
+
+# --- sharded counters ---------------------------------------------------------------------------
+
+
+def test_the_shard_count_follows_the_limit_and_small_keys_keep_one_counter():
+    assert shard_count(DEFAULT_RATE_LIMIT) == 1
+    assert [shard_count(n) for n in (1, SHARD_CAPACITY, SHARD_CAPACITY + 1, 60_000, 60_001)] == [1, 1, 2, 2, 3]
+    assert shard_count(MAX_RATE_LIMIT) == 34  # one BatchGetItem (100 keys) reads them all
+
+
+@pytest.mark.parametrize("limit", [1, 7, 999, 1_000, 29_999, 30_000, 30_001, 90_001, 123_457, MAX_RATE_LIMIT])
+def test_shares_sum_to_the_limit_and_each_stays_under_a_shard_capacity(limit):
+    split = shares(limit, shard_count(limit))
+    assert sum(split) == limit and max(split) - min(split) <= 1
+    assert max(split) <= SHARD_CAPACITY  # ~500 writes/s per counter item at the full limit
+
+
+def test_a_default_key_counts_on_one_item_with_one_call_per_request():
+    counters = Counters()
+    limiter = RateLimiter(counters, rng=random.Random(1))
+    principal = Principal("acme", "ABCDEFGH")
+    quotas = [limiter.consume(principal, at(5), None) for _ in range(DEFAULT_RATE_LIMIT + 1)]
+    assert counters.shards_used("ABCDEFGH") == {0: DEFAULT_RATE_LIMIT + 1}
+    assert counters.operations == {"UpdateItem": DEFAULT_RATE_LIMIT + 1}
+    assert [q.remaining for q in quotas[:3]] == [999, 998, 997]  # exact, as before sharding
+    assert [q.exceeded for q in quotas].index(True) == DEFAULT_RATE_LIMIT
+
+
+def test_a_sharded_key_spreads_its_counts_and_admits_exactly_its_limit():
+    """Ten shards of 10 (capacity 10): random picks fill some shards first; requests landing on a
+    full shard spill to one with room, so the 101st request, and only it, is the first refused."""
+    counters = Counters()
+    limiter = RateLimiter(counters, shard_capacity=10, rng=random.Random(7))
+    principal = Principal("acme", "ABCDEFGH", rate_limit=100)
+    quotas = [limiter.consume(principal, at(5), None) for _ in range(130)]
+    exceeded = [q.exceeded for q in quotas]
+    assert exceeded == [False] * 100 + [True] * 30
+    assert len(counters.shards_used("ABCDEFGH")) == 10
+    assert all(q.remaining == 0 for q in quotas[100:])
+    assert quotas[0].remaining >= 80 and quotas[99].remaining == 0
+
+
+def test_once_every_shard_is_full_a_refusal_costs_one_call_again():
+    counters = Counters()
+    limiter = RateLimiter(counters, shard_capacity=10, rng=random.Random(3))
+    principal = Principal("acme", "ABCDEFGH", rate_limit=40)  # four shards
+    while not limiter.consume(principal, at(5), None).exceeded:
+        pass
+    limiter.consume(principal, at(5), None)  # may still read (a concurrent spill could have left room)
+    before = counters.operations.copy()
+    for _ in range(50):
+        assert limiter.consume(principal, at(5), None).exceeded
+    assert counters.operations - before == {"UpdateItem": 50}
+
+
+def test_a_raised_limit_ignores_the_spent_mark_of_the_old_one():
+    counters = Counters()
+    limiter = RateLimiter(counters, shard_capacity=10, rng=random.Random(5))
+    low, high = Principal("t", "AAAAAAAA", rate_limit=20), Principal("t", "AAAAAAAA", rate_limit=30)
+    assert sum(not limiter.consume(low, at(5), None).exceeded for _ in range(40)) == 20
+    assert sum(not limiter.consume(high, at(5), None).exceeded for _ in range(40)) == 10
+
+
+def test_concurrent_callers_never_get_past_a_sharded_limit():
+    """Many threads at once on one fake counter set (atomic ADDs): spills race, and whatever the
+    interleaving no more than the limit is admitted; early refusals only come from lost spills."""
+    counters = Counters()
+    principal = Principal("acme", "ABCDEFGH", rate_limit=300)
+    admitted = Counter()
+
+    def caller(seed):
+        limiter = RateLimiter(counters, shard_capacity=25, rng=random.Random(seed))  # 12 shards
+        for _ in range(50):
+            admitted[seed] += not limiter.consume(principal, at(5), None).exceeded
+
+    threads = [threading.Thread(target=caller, args=(seed,)) for seed in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 300 - 12 <= sum(admitted.values()) <= 300  # at most one lost spill per caller in flight
+
+
+class FirstShardThenSecond(random.Random):
+    def randrange(self, *args):
+        return 0
+
+    def choices(self, population, weights=None, k=1):
+        return [1]
+
+
+def test_a_spill_that_loses_its_room_to_a_concurrent_request_is_refused_not_admitted():
+    class Racing(Counters):
+        """Between this caller's read and its spill, another request takes the room it saw."""
+
+        def read_counts(self, prefix, window, shards, deadline):
+            counts = super().read_counts(prefix, window, shards, deadline)
+            self.counts[(prefix, window, 1)] += 1
+            return counts
+
+    counters = Racing()
+    window = int(at(5).timestamp() // WINDOW_SECONDS)
+    counters.counts.update({("ABCDEFGH", window, 0): 10, ("ABCDEFGH", window, 1): 9})  # one request of room left
+    limiter = RateLimiter(counters, shard_capacity=10, rng=FirstShardThenSecond())
+    quota = limiter.consume(Principal("acme", "ABCDEFGH", rate_limit=20), at(5), None)
+    assert quota.exceeded and quota.remaining == 0
+    assert counters.operations == {"UpdateItem": 2, "BatchGetItem": 1}
+
+
+def test_a_spill_to_a_shard_with_room_is_admitted_with_an_exact_remaining():
+    counters = Counters()
+    window = int(at(5).timestamp() // WINDOW_SECONDS)
+    counters.counts.update({("ABCDEFGH", window, 0): 10, ("ABCDEFGH", window, 1): 6})
+    limiter = RateLimiter(counters, shard_capacity=10, rng=FirstShardThenSecond())
+    quota = limiter.consume(Principal("acme", "ABCDEFGH", rate_limit=20), at(5), None)
+    assert not quota.exceeded and quota.remaining == 3  # 4 of room seen, this request took one
+    assert counters.shards_used("ABCDEFGH") == {0: 11, 1: 7}
+
+
+def test_cost_per_request_of_a_sharded_key_at_its_limit():
+    """A key at 60,001/min (three shards) sending evenly at 110 % of its limit: admissions are exact,
+    and extra calls come only from requests landing on a full shard near the end of the budget."""
+    counters = Counters()
+    limiter = RateLimiter(counters, rng=random.Random(11))
+    limit = 60_001
+    principal = Principal("acme", "ABCDEFGH", rate_limit=limit)
+    exceeded = [limiter.consume(principal, at(5), None).exceeded for _ in range(limit + limit // 10)]
+    assert exceeded.index(True) == limit and sum(exceeded) == limit // 10
+    extra = counters.operations["UpdateItem"] + counters.operations["BatchGetItem"] - len(exceeded)
+    assert extra < 0.01 * len(exceeded)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(limit=st.integers(1, 400), capacity=st.integers(1, 120), seed=st.integers(0, 2**32), extra=st.integers(1, 30))
+def test_sequential_requests_are_admitted_exactly_up_to_the_limit_for_any_limit_and_shard_capacity(
+        limit, capacity, seed, extra):
+    counters = Counters()
+    limiter = RateLimiter(counters, shard_capacity=capacity, rng=random.Random(seed))
+    principal = Principal("acme", "ABCDEFGH", rate_limit=limit)
+    quotas = [limiter.consume(principal, at(5), None) for _ in range(limit + extra)]
+    assert [q.exceeded for q in quotas] == [False] * limit + [True] * extra
+    assert all(0 <= q.remaining <= limit for q in quotas) and quotas[limit - 1].remaining == 0
+    assert len(counters.shards_used("ABCDEFGH")) <= shard_count(limit, capacity)
+
+
+def test_a_refusal_stands_when_the_spent_mark_cannot_be_written():
+    class Unmarkable(Counters):
+        def mark_spent(self, *args):
+            raise Unavailable("DynamoDB did not answer")
+
+    counters = Unmarkable()
+    limiter = RateLimiter(counters, shard_capacity=10, rng=random.Random(4))
+    principal = Principal("acme", "ABCDEFGH", rate_limit=20)
+    assert [limiter.consume(principal, at(5), None).exceeded for _ in range(25)] == [False] * 20 + [True] * 5

@@ -50,8 +50,10 @@ EVENTS = TableSpec(
 # Two kinds of item share this table:
 # - a key record, pk = the key's 8-character prefix (the secret is kept only as a SHA-256 hash),
 #   with tenant, name, scopes, rate_limit, created_at, expires_at, revoked_at;
-# - a rate counter, pk = rate#<prefix>#<minute>, bumped by one atomic ADD per request; its
-#   `purge_at` (epoch seconds) lets the TTL remove it once its minute is long past.
+# - a rate counter, pk = rate#<prefix>#<minute> (shard 0) or rate#<prefix>#<minute>#<shard> (the
+#   other shards of a key whose limit needs several: ingest.ratelimit.shard_count), bumped by one
+#   atomic ADD per request, `spent` once every shard is full; its `purge_at` (epoch seconds) lets the
+#   TTL remove it once its minute is long past.
 KEYS = TableSpec(logical_id="Keys", partition=PK, ttl_attribute="purge_at")
 
 TABLES = (EVENTS, KEYS)

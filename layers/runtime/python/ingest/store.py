@@ -208,8 +208,18 @@ class Store:
             records.extend(key_record_of(item) for item in page["Items"])
         return records
 
-    def count_request(self, prefix: str, window: int, purge_at: int, deadline: Deadline) -> int:
-        """Count one request in a key's window and return the window's count so far.
+    # A key's window counts on one item per shard: shard 0 is pk=rate#<prefix>#<window> (the one item
+    # of a single-shard key, as before sharding), shard i > 0 is pk=rate#<prefix>#<window>#<i>.
+
+    @staticmethod
+    def _counter_key(prefix: str, window: int, shard: int) -> dict:
+        pk = f"rate#{prefix}#{window}" if shard == 0 else f"rate#{prefix}#{window}#{shard}"
+        return {"pk": {"S": pk}}
+
+    def count_request(self, prefix: str, window: int, purge_at: int, deadline: Deadline, *,
+                      shard: int = 0) -> tuple[int, int | None]:
+        """Count one request on a shard of a key's window: that shard's count so far, and the limit
+        the window was marked spent under (None when it was not).
 
         One atomic UpdateItem (ADD) per request, so the count is exact however many Lambdas share
         the key; the counter purges itself through the table's TTL."""
@@ -217,12 +227,44 @@ class Store:
             self.dynamodb.update_item,
             deadline,
             TableName=self.settings.keys_table,
-            Key={"pk": {"S": f"rate#{prefix}#{window}"}},
+            Key=self._counter_key(prefix, window, shard),
             UpdateExpression="ADD hits :one SET purge_at = :purge_at",
             ExpressionAttributeValues={":one": {"N": "1"}, ":purge_at": {"N": str(purge_at)}},
-            ReturnValues="UPDATED_NEW",
+            ReturnValues="ALL_NEW",
         )
-        return int(response["Attributes"]["hits"]["N"])
+        attributes = response["Attributes"]
+        spent = attributes.get("spent")
+        return int(attributes["hits"]["N"]), (int(spent["N"]) if spent else None)
+
+    def read_counts(self, prefix: str, window: int, shards: int, deadline: Deadline) -> list[int]:
+        """Every shard's count of a key's window (one consistent BatchGetItem; a shard never counted
+        reads 0), UnprocessedKeys retried until the deadline."""
+        table = self.settings.keys_table
+        keys = [self._counter_key(prefix, window, shard) for shard in range(shards)]
+        shard_of = {key["pk"]["S"]: shard for shard, key in enumerate(keys)}
+        counts = [0] * shards
+        pending = {table: {"Keys": keys, "ProjectionExpression": "pk, hits", "ConsistentRead": True}}
+        attempt = 0
+        while pending:
+            response = self._call(self.dynamodb.batch_get_item, deadline, RequestItems=pending)
+            for item in response.get("Responses", {}).get(table, []):
+                counts[shard_of[item["pk"]["S"]]] = int(item["hits"]["N"]) if "hits" in item else 0
+            pending = response.get("UnprocessedKeys") or {}
+            attempt = self._backoff(pending, attempt, deadline)
+        return counts
+
+    def mark_spent(self, prefix: str, window: int, shards: int, limit: int, purge_at: int, deadline: Deadline) -> None:
+        """Mark every shard of a key's window spent under this limit (one UpdateItem each, at once),
+        so later requests of the window learn it from their own ADD's answer."""
+        self._run(self.dynamodb.update_item, deadline, [
+            dict(
+                TableName=self.settings.keys_table,
+                Key=self._counter_key(prefix, window, shard),
+                UpdateExpression="SET spent = :limit, purge_at = :purge_at",
+                ExpressionAttributeValues={":limit": {"N": str(limit)}, ":purge_at": {"N": str(purge_at)}},
+            )
+            for shard in range(shards)
+        ])
 
     # --- events ---------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 # RFC 3339 date-time: a date, a time and a zone. pydantic alone would also take unix seconds,
 # dates without times and strings without a zone.
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+# re.ASCII: `\d` is 0-9 only, never another script's digits (which int() would take).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 def _rfc3339_text(value: object) -> object:
@@ -36,7 +37,8 @@ Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidato
 _ISO8601 = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})"
     r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
-    r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<offset_hours>\d{2})(?::?(?P<offset_minutes>\d{2}))?)?"
+    r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<offset_hours>\d{2})(?::?(?P<offset_minutes>\d{2}))?)?",
+    re.ASCII,  # 0-9 only: int() would read another script's digits ("٢٠٢٤") as a year
 )
 _ISO8601_EXAMPLE = "2024-03-01T12:00:00Z"
 

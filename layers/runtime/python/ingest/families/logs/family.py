@@ -118,7 +118,9 @@ def _key_part(kind: str, value: str) -> str:
 def dedup_key(fields: dict) -> str:
     event_id = _identifier(fields.get("id"))
     if event_id is not None:
-        return _key_part("id", event_id)
+        # A string id spelled like a typed integer ("int:5") must not become the integer 5's key.
+        typed_lookalike = isinstance(fields.get("id"), str) and event_id.startswith("int:")
+        return _key_part("id-text" if typed_lookalike else "id", event_id)
     # Sorted keys: the same event with its keys in another order is the same event.
     digest = "sha256:" + hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
     request_id = _identifier(fields.get("requestId"))
