@@ -175,12 +175,21 @@ def run(scenario: Scenario, arm: Callable[[FaultProxy, Scenario, object], list[R
     proxy.clear()
     assert proxy.wait_idle(timeout=10), "a delayed call never finished"
     if answers[0].status >= 500:
-        answers.append(send(pipeline, http_event, built, "retried"))
-        check_answer(verdict, scenario, built, answers[1], store, tenant, settings.aws_budget_seconds)
+        # The retry, with the faults cleared, is about completing the work exactly once, not about
+        # timing: it gets a deployed-size budget, so a loaded machine cannot turn it into a 503.
+        healthy = relaxed(settings)
+        retry = Pipeline(catalog.get(scenario.endpoint), healthy, proxied_store(healthy, proxy))
+        answers.append(send(retry, http_event, built, "retried"))
+        check_answer(verdict, scenario, built, answers[1], store, tenant, healthy.aws_budget_seconds)
         verdict.check("d", answers[1].status < 500, f"the retry without faults answered {answers[1].status}")
     assert proxy.wait_idle(timeout=10), "a delayed call never finished"
     check_stored_once(verdict, scenario, built, store, tenant)
     return verdict
+
+
+def relaxed(settings):
+    """The same settings with a budget as deployed (20 s): for requests whose point is not timing."""
+    return short_settings(settings, aws_budget_seconds=20.0)
 
 
 # --- the matrix: every family x every fault ----------------------------------------------------------------
@@ -440,7 +449,7 @@ def test_concurrent_copies_of_a_keep_first_event_are_one_item_stored_by_one_requ
     scenario = SCENARIOS[name]
     key, tenant = new_key()
     built = scenario.build(key, tenant)
-    answers = race(scenario, built, proxy, fast_settings, http_event)
+    answers = race(scenario, built, proxy, relaxed(fast_settings), http_event)
     verdict = Verdict()
     statuses = [answer.status for answer in answers]
     verdict.check("answers", statuses == [expected_status(scenario, built)] * RACERS, f"answered {statuses}")
@@ -475,7 +484,7 @@ def test_concurrent_writes_of_one_datahub_id_leave_one_item_holding_one_of_them(
                  "dimensions": [{"type": "label", "key": "marker", "value": f"racer-{racer}"}]}
         body = json.dumps({"events": [event]}).encode()
         variants.append(Built(scenario.endpoint, body, {"Authorization": f"Bearer {key}"}, None, []))
-    answers = race(scenario, variants[0], proxy, fast_settings, http_event, variants=variants)
+    answers = race(scenario, variants[0], proxy, relaxed(fast_settings), http_event, variants=variants)
     assert [answer.status for answer in answers] == [201] * RACERS, [answer.body for answer in answers]
     stored = scenario.stored_markers(store, tenant, variants[0])
     assert len(stored) == 1 and sum(stored.values()) == 1, stored
