@@ -175,8 +175,11 @@ class RejectStore:
 
     def find(self, reference: str, *, tenant: str | None = None) -> Reject:
         """A reject by its S3 key (either area) or its request id (`X-Request-Id`). The live one
-        (rejects/) wins over an archived one (replayed/)."""
+        (rejects/) wins over an archived one (replayed/). With `tenant`, only that tenant's rejects
+        count: a key of another tenant is not found, whatever its path says."""
         parsed = RejectKey.parse(reference)
+        if parsed is not None and tenant is not None and parsed.tenant != tenant:
+            raise RejectNotFound(reference)
         candidates = [parsed.moved(REJECTS), parsed.moved(REPLAYED)] if parsed else []
         if not candidates:
             for area in AREAS:
