@@ -366,8 +366,9 @@ def reject_objects(store, tenant: str, endpoint: str, request_id: str) -> dict[s
 
 
 def how_kept(objects: dict[str, bytes], sent: Sent) -> str | None:
-    """"raw" when the event's bytes are in an object byte for byte, "re-serialized" when only an
-    equal JSON value of it is (base64 under the metadata's "events"), None when it is not kept."""
+    """"raw" when the event's bytes are kept byte for byte (in a whole body, or where the
+    metadata says its bytes sit in the events object), "re-serialized" when only an equal JSON value
+    of it is (the older format: base64 under the metadata's "events"), None when it is not kept."""
     if any(sent.raw in data for key, data in objects.items() if key.endswith(".body")):
         return "raw"
     for key, data in objects.items():
@@ -377,6 +378,12 @@ def how_kept(objects: dict[str, bytes], sent: Sent) -> str | None:
         for entry in meta.get("events", []):
             if entry.get("index") != sent.index:
                 continue
+            if "raw" not in entry:
+                events = objects.get(meta.get("events_key"), b"")
+                kept = events[entry["start"]:entry["end"]]
+                if kept == sent.raw:
+                    return "raw"
+                return "re-serialized" if kept and orjson.loads(kept) == sent.event else None
             kept = base64.b64decode(entry["raw"])
             if sent.raw in kept:
                 return "raw"

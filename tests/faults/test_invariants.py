@@ -49,8 +49,6 @@ MARGIN_SECONDS = 3.0  # (c): answers within the budget plus this
 # The bugs of issue 11 these tests show, by the invariant each one breaks.
 FRESH_UUID = ("issue 11: a DataHub event without id gets a fresh UUIDv4 per attempt, so a retry after a "
               "half-failed batch stores it twice")
-REJECTS_NOT_RAW = ("issue 11: rejected events of partial-acceptance families are kept re-serialized, base64 in "
-                   "the JSON metadata object, not as their raw bytes")
 
 
 class KnownBug(AssertionError):
@@ -353,12 +351,9 @@ def test_a_slow_call_cannot_hold_the_answer_past_the_budget(proxy, store, settin
 @pytest.mark.parametrize("scenario", [
     pytest.param(SCENARIOS["datahub_with_ids"], id="datahub"),
     pytest.param(SCENARIOS["ops_info"], id="ops"),
-    pytest.param(SCENARIOS["usage_s3_batch"], id="usage_s3_batch",
-                 marks=pytest.mark.xfail(strict=True, raises=KnownBug, reason=REJECTS_NOT_RAW)),
-    pytest.param(SCENARIOS["usage_s3_single"], id="usage_s3_single",
-                 marks=pytest.mark.xfail(strict=True, raises=KnownBug, reason=REJECTS_NOT_RAW)),
-    pytest.param(SCENARIOS["logs_batch"], id="logs_batch",
-                 marks=pytest.mark.xfail(strict=True, raises=KnownBug, reason=REJECTS_NOT_RAW)),
+    pytest.param(SCENARIOS["usage_s3_batch"], id="usage_s3_batch"),
+    pytest.param(SCENARIOS["usage_s3_single"], id="usage_s3_single"),
+    pytest.param(SCENARIOS["logs_batch"], id="logs_batch"),
 ])
 def test_a_rejected_event_is_kept_as_its_raw_bytes(scenario, proxy, store, fast_settings, http_event, new_key):
     key, tenant = new_key()
@@ -371,8 +366,7 @@ def test_a_rejected_event_is_kept_as_its_raw_bytes(scenario, proxy, store, fast_
     assert rejected, "the request was meant to have rejected events"
     kept = {built.events[index].marker: how_kept(objects, built.events[index]) for index in sorted(rejected)}
     assert None not in kept.values(), f"rejected events not kept at all: {kept}"  # a plain failure: not issue 11
-    if set(kept.values()) != {"raw"}:
-        raise KnownBug(f"{REJECTS_NOT_RAW}: {kept}")
+    assert set(kept.values()) == {"raw"}, f"rejected events not kept as the bytes sent: {kept}"
 
 
 # --- concurrency: the same event from several clients at once -------------------------------------------------

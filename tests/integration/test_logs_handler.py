@@ -94,10 +94,13 @@ def test_three_good_two_bad_stores_the_three_names_the_two_and_keeps_them_raw(se
     stored = items(store, send.tenant, send.dataset)
     assert sorted((payload(item) for item in stored), key=lambda event: event["i"]) == good
 
-    [meta_key] = rejects_of(store, send.tenant, headers["X-Request-Id"])  # only the rejected events, no body
+    # only the rejected events, no body
+    [events_key, meta_key] = rejects_of(store, send.tenant, headers["X-Request-Id"])
     meta = s3_json(store, meta_key)
+    events = store.s3.get_object(Bucket=store.settings.rejects_bucket, Key=events_key)["Body"].read()
     assert [entry["index"] for entry in meta["events"]] == [1, 3]
-    assert [orjson.loads(base64.b64decode(entry["raw"])) for entry in meta["events"]] == [bad_string, bad_large]
+    assert [events[entry["start"]:entry["end"]] for entry in meta["events"]] == [orjson.dumps(bad_string),
+                                                                                 orjson.dumps(bad_large)]
     assert [error["index"] for error in meta["errors"]] == [1, 3]
     assert meta["path_parameters"] == {"dataset": send.dataset} and "x-api-key" not in json.dumps(meta)
 

@@ -348,14 +348,36 @@ def test_a_whole_request_reject_is_the_body_byte_for_byte_and_metadata_naming_it
     assert objects[1][1].startswith(b'{"request_id":"req-1","tenant":"acme","endpoint":"cost_events","family":"cost"')
 
 
-def test_a_partial_reject_keeps_only_the_rejected_events_base64_in_its_metadata():
+def test_a_partial_reject_keeps_only_the_rejected_events_as_the_bytes_sent_with_their_errors():
     key = RejectKey.of("acme", "cost_events", RECEIVED, "req-1")
-    [(name, data, content_type)] = layout.events_reject(key, meta(), {1: {"a": 1}, 3: [1, "x"]})
+    body = b'[ {"a":1}, {"a" :  "kept as sent",\n "b": "\\u00e9"} ,[1, "x"] ]'
+    second, third = b'{"a" :  "kept as sent",\n "b": "\\u00e9"}', b'[1, "x"]'
+    slices = {1: (body.index(second), body.index(second) + len(second)),
+              2: (body.index(third), body.index(third) + len(third))}
+    errors = {1: [{"index": 1, "path": "[1].a", "message": "bad"}]}
+    [(events_key, events, events_type), (name, data, content_type)] = layout.events_reject(key, meta(), body, slices,
+                                                                                            errors)
     assert (name, content_type) == (key.json_key, "application/json")
+    assert events_key == key.events_key and events_type.startswith("text/plain")
     stored = orjson.loads(data)
-    assert stored == {**meta(), "events": [{"index": 1, "raw": "eyJhIjoxfQ=="}, {"index": 3, "raw": "WzEsIngiXQ=="}]}
-    assert base64.b64decode(stored["events"][0]["raw"]) == b'{"a":1}'
-    assert data == orjson.dumps(stored)
+    assert stored["events_key"] == key.events_key and [entry["index"] for entry in stored["events"]] == [1, 2]
+    # Each event is there byte for byte, at the offsets the metadata names, and reads back as such
+    assert layout.kept_events(stored, events) == [(1, second), (2, third)]
+    # The events object reads as text: one JSON object a line, the event beside its errors
+    assert events.decode("utf-8").startswith('{"index":1,"errors":[{"index":1,"path":"[1].a","message":"bad"}],"event":{"a" :')
+    assert [orjson.loads(line) for line in events.replace(b",\n ", b", ").splitlines()] == [
+        {"index": 1, "errors": errors[1], "event": {"a": "kept as sent", "b": "é"}},
+        {"index": 2, "errors": [], "event": [1, "x"]},
+    ]
+    assert b"base64" not in data and "raw" not in stored["events"][0]
+
+
+def test_a_partial_reject_of_the_older_format_still_reads_base64_events():
+    older = {**meta(), "events": [{"index": 1, "raw": "eyJhIjoxfQ=="}, {"index": 3, "raw": "WzEsIngiXQ=="}]}
+    assert layout.kept_events(older, None) == [(1, b'{"a":1}'), (3, b'[1,"x"]')]
+    assert base64.b64decode(older["events"][0]["raw"]) == b'{"a":1}'
+    with pytest.raises(ValueError, match="missing"):
+        layout.kept_events({**meta(), "events_key": "x", "events": [{"index": 0, "start": 0, "end": 1}]}, None)
 
 
 # --- one owner: nobody else builds or parses the layout ---------------------------------------------

@@ -374,6 +374,7 @@ REPLAYED = "replayed/"  # rejects a replay has dealt with (same layout)
 AREAS = (REJECTS, REPLAYED)
 META_CONTENT_TYPE = "application/json"
 BODY_CONTENT_TYPE = "application/octet-stream"
+EVENTS_CONTENT_TYPE = "text/plain; charset=utf-8"  # JSON objects, one a line (an event's own may span lines)
 _REJECT_KEY = re.compile(
     r"(?P<area>rejects|replayed)/tenant=(?P<tenant>[^/]+)/endpoint=(?P<endpoint>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
     r"(?P<request_id>[^/]+)\.json"
@@ -408,6 +409,10 @@ class RejectKey:
     @property
     def json_key(self) -> str:
         return self.stem + ".json"
+
+    @property
+    def events_key(self) -> str:
+        return self.stem + ".events"
 
     @property
     def body_key(self) -> str:
@@ -456,13 +461,44 @@ def body_reject(key: RejectKey, meta: dict, body: bytes) -> list[tuple[str, byte
     return [(key.body_key, body, BODY_CONTENT_TYPE), (key.json_key, orjson.dumps(meta), META_CONTENT_TYPE)]
 
 
-def events_reject(key: RejectKey, meta: dict, raw_events: Mapping[int, object]) -> list[tuple[str, bytes, str]]:
-    """The object of a partial reject: the metadata with only the rejected events (index → raw
-    event), so the accepted ones' dropped fields are not kept anywhere."""
-    meta = {
-        **meta,
-        "events": [
-            {"index": index, "raw": base64.b64encode(orjson.dumps(raw)).decode("ascii")} for index, raw in raw_events.items()
-        ],
-    }
-    return [(key.json_key, orjson.dumps(meta), META_CONTENT_TYPE)]
+def events_reject(key: RejectKey, meta: dict, body: bytes, slices: Mapping[int, tuple[int, int]],
+                  errors: Mapping[int, Sequence[dict]]) -> list[tuple[str, bytes, str]]:
+    """The objects of a partial reject: only the rejected events, so the accepted ones' dropped
+    fields are not kept anywhere. The events object holds, for each rejected event (index →
+    (start, end) of its bytes in the decoded body), one JSON object starting on a line of its own,
+    `{"index": 3, "errors": [...], "event": <the bytes the client sent for it>}`: readable and
+    greppable as text, never a re-serialization. The metadata names the object and, per event, where
+    its bytes sit in it (`start`, `end`), so a reader takes them back byte for byte."""
+    blob = bytearray()
+    entries = []
+    for index, (start, end) in slices.items():
+        head = {"index": index, "errors": list(errors.get(index, ()))}
+        blob += orjson.dumps(head)[:-1] + b',"event":'
+        entries.append({"index": index, "start": len(blob), "end": len(blob) + end - start})
+        blob += body[start:end]
+        blob += b"}\n"
+    meta = {**meta, "events_key": key.events_key, "events": entries}
+    return [(key.events_key, bytes(blob), EVENTS_CONTENT_TYPE), (key.json_key, orjson.dumps(meta), META_CONTENT_TYPE)]
+
+
+def kept_events(meta: dict, events: bytes | None) -> list[tuple[int, bytes]]:
+    """(index, the event's bytes) of each rejected event a partial reject keeps: sliced from its
+    events object (`events`, the object `meta["events_key"]` names), or, in a reject written before
+    events objects existed, base64 under the metadata's "events" (re-serialized JSON, still
+    replayable). Raises ValueError when they cannot be read."""
+    kept = []
+    for entry in meta.get("events", []):
+        try:
+            index = int(entry["index"])
+            if "raw" in entry:  # the older format
+                kept.append((index, base64.b64decode(entry["raw"], validate=True)))
+                continue
+            if events is None:
+                raise ValueError(f"its events object {meta.get('events_key')!r} is missing")
+            start, end = int(entry["start"]), int(entry["end"])
+            if not 0 <= start <= end <= len(events):
+                raise ValueError(f"event {index} lies outside its events object")
+            kept.append((index, events[start:end]))
+        except (KeyError, ValueError, TypeError) as exc:  # binascii.Error is a ValueError
+            raise ValueError(f"reject {meta.get('request_id', '?')}: a kept event is not readable ({exc})") from exc
+    return kept

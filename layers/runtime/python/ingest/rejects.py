@@ -8,7 +8,11 @@ The pipeline writes one reject per request that had a rejected event, laid out b
     rejects/.../<request id>.body   the body byte for byte, when the whole request was rejected
         (all-or-nothing families, or a body that could not be used at all)
 
-Partial-acceptance families keep only the rejected events, base64 under "events" in the metadata.
+    rejects/.../<request id>.events   partial-acceptance families: only the rejected events, each the
+        bytes the client sent for it (its slice of the decoded body), one JSON object a line with its
+        errors beside it: {"index": 3, "errors": [...], "event": <the bytes as sent>}; the metadata's
+        "events" says where each event's bytes sit in it (index, start, end). Rejects written before
+        this kept them base64 under "events" in the metadata; they are still read and replayed.
 A replayed reject moves to `replayed/` (same layout), its metadata extended with what the replay
 did, so it cannot be replayed again by mistake and nothing is ever lost.
 
@@ -19,8 +23,6 @@ what an operator edits before `rejects replay --from`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -50,6 +52,7 @@ class Reject:
     key: RejectKey
     meta: dict
     _body: bytes | None = None
+    _events: bytes | None = None  # the events object of a partial reject (loaded with it)
 
     @property
     def request_id(self) -> str:
@@ -77,14 +80,12 @@ class Reject:
         return "body_key" in self.meta
 
     def rejected_events(self) -> list[tuple[int, bytes]]:
-        """(index, raw JSON bytes) of each rejected event kept in the metadata (partial families)."""
-        events = []
-        for entry in self.meta.get("events", []):
-            try:
-                events.append((int(entry["index"]), base64.b64decode(entry["raw"], validate=True)))
-            except (KeyError, ValueError, TypeError, binascii.Error) as exc:
-                raise ValueError(f"reject {self.key.json_key}: a kept event is not readable ({exc})") from exc
-        return events
+        """(index, the bytes the client sent for it) of each rejected event of a partial reject
+        (ingest.layout.kept_events; a reject of the older format gives its re-serialized JSON)."""
+        try:
+            return layout.kept_events(self.meta, self._events)
+        except ValueError as exc:
+            raise ValueError(f"reject {self.key.json_key}: {exc}") from exc
 
     def matches(self, text: str) -> bool:
         needle = text.lower()
@@ -151,7 +152,8 @@ class RejectStore:
             meta = json.loads(raw)
         except ValueError as exc:
             raise ValueError(f"reject {key.json_key} is not JSON ({exc})") from exc
-        return Reject(key, meta)
+        events = self.store.get_object(meta["events_key"]) if isinstance(meta.get("events_key"), str) else None
+        return Reject(key, meta, _events=events)
 
     def load_many(self, keys: Iterable[RejectKey]) -> list[Reject]:
         with ThreadPoolExecutor(self.workers) as pool:
@@ -205,12 +207,17 @@ class RejectStore:
         if body is not None:
             meta["body_key"] = target.body_key
             objects.append((target.body_key, body, layout.BODY_CONTENT_TYPE))
+        if reject._events is not None:
+            meta["events_key"] = target.events_key
+            objects.append((target.events_key, reject._events, layout.EVENTS_CONTENT_TYPE))
         objects.append((target.json_key, json.dumps(meta).encode(), layout.META_CONTENT_TYPE))
         self.store.put_objects(objects, Deadline(60))
         if reject.key.area == REJECTS:
             stale = [reject.key.json_key]
             if body is not None:
                 stale.append(reject.key.body_key)
+            if reject._events is not None:
+                stale.append(reject.key.events_key)
             self.store.delete_objects(stale)
         reject.key, reject.meta = target, meta
         return target
