@@ -10,7 +10,7 @@ import pytest
 import requests
 from ingest.settings import Settings
 
-from tests.conftest import partition_items, payload
+from tests.conftest import partition_items, payload, reject_keys
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -59,8 +59,8 @@ def test_batch_with_3_valid_and_2_invalid_over_http(live_server, live_key, aws_c
     ]
     assert sorted(payload["bytes"] for payload in stored_for(dynamodb, bucket)) == [1, 2, 3]
     request_id = response.headers["X-Request-Id"]
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="rejects/tenant=local/endpoint=usage_s3_batch/")["Contents"]
-    [key] = [obj["Key"] for obj in listed if request_id in obj["Key"] and obj["Key"].endswith(".json")]
+    keys = reject_keys(s3, BUCKET, "rejects/tenant=local/endpoint=usage_s3_batch/", request_id)
+    [key] = [key for key in keys if key.endswith(".json")]
     meta = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     events = s3.get_object(Bucket=BUCKET, Key=meta["events_key"])["Body"].read()
     # each the bytes sent for it: its slice of the body, once inflated

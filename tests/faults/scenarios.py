@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from tests.conftest import partition_items, payload
+from tests.conftest import partition_items, payload, reject_keys
 
 BATCH = 30  # events of a batch scenario: two BatchWriteItem chunks (25 + 5), so a batch can fail half way
 USAGE_TIME = "2024-03-01T12:00:00Z"
@@ -361,7 +361,7 @@ SCENARIOS = {scenario.name: scenario for scenario in (
 def reject_objects(store, tenant: str, endpoint: str, request_id: str) -> dict[str, bytes]:
     """Every object the rejects bucket holds for one request (read from moto directly)."""
     prefix = f"rejects/tenant={tenant}/endpoint={endpoint}/"
-    keys = [key for key in store.object_keys(prefix) if key.rsplit("/", 1)[-1].startswith(f"{request_id}.")]
+    keys = reject_keys(store.s3, store.settings.rejects_bucket, prefix, request_id)
     return {key: store.get_object(key) for key in keys}
 
 

@@ -14,7 +14,7 @@ from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
 from ingest.store import Store
-from tests.conftest import EVENTS, load_event, partition_items, payload, scan_all
+from tests.conftest import EVENTS, load_event, partition_items, payload, reject_keys, scan_all
 
 ENDPOINT = "logs_events"
 SAMPLES = EVENTS / ENDPOINT
@@ -25,8 +25,7 @@ def items(store: Store, tenant: str, dataset: str) -> list[dict]:
 
 
 def rejects_of(store: Store, tenant: str, request_id: str) -> list[str]:
-    listed = store.s3.list_objects_v2(Bucket=store.settings.rejects_bucket, Prefix=f"rejects/tenant={tenant}/")
-    return sorted(obj["Key"] for obj in listed.get("Contents", []) if request_id in obj["Key"])
+    return reject_keys(store.s3, store.settings.rejects_bucket, f"rejects/tenant={tenant}/", request_id)
 
 
 def s3_json(store: Store, key: str) -> dict:

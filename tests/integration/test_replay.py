@@ -209,3 +209,28 @@ def test_a_reject_of_the_older_format_still_exports_and_replays(replayer, new_ke
     result = replayer.replay(reject.key.json_key)
     assert (result.status, result.stored) == ("stored", 1)
     assert count_items(store, f"{tenant}#usage#s3") == 1
+
+
+@pytest.mark.parametrize("endpoint", ["usage_s3_batch", "datahub_events"])
+def test_a_retry_of_the_same_bytes_keeps_one_reject_that_both_request_ids_find(replayer, new_key, http_event, store,
+                                                                                endpoint):
+    # Given a request with a rejected event, sent twice byte for byte (a client's retry after a 503)
+    key, tenant = new_key()
+    if endpoint == "usage_s3_batch":
+        good = {"action": "ListBuckets", "provider": "aws", "timestamp": "2024-03-01T12:00:00Z"}
+        body, headers = json.dumps([good, {**good, "provider": "nope"}]).encode(), {"X-API-Key": key}
+    else:
+        body = json.dumps({"events": [{"provider": "p", "time": "later"}]}).encode()
+        headers = {"Authorization": f"Bearer {key}"}
+    first = send(http_event, endpoint, body, headers)["headers"]["X-Request-Id"]
+    second = send(http_event, endpoint, body, headers)["headers"]["X-Request-Id"]
+    assert first != second
+    # Then there is one reject, named by its content; the metadata names the latest attempt
+    [reject] = replayer.rejects.select(tenant=tenant, endpoint=endpoint)
+    assert reject.request_id == second and first not in reject.key.json_key and second not in reject.key.json_key
+    # and each attempt's X-Request-Id still finds it
+    assert replayer.rejects.find(first).key == replayer.rejects.find(second).key == reject.key
+    assert replayer.rejects.find(first, tenant=tenant).key == reject.key
+    # while another body is another reject
+    send(http_event, endpoint, body.replace(b"p", b"q", 1), headers)
+    assert len(replayer.rejects.select(tenant=tenant, endpoint=endpoint)) == 2

@@ -13,7 +13,7 @@ import pytest
 from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
-from tests.conftest import load_event, partition_items, payload
+from tests.conftest import load_event, partition_items, payload, reject_keys
 
 TIME = "2024-03-01T12:00:00Z"
 
@@ -37,8 +37,7 @@ def payloads(store, tenant: str, stream: str = "s3") -> list[dict]:
 
 def reject_objects(store, tenant: str, endpoint: str, request_id: str) -> list[str]:
     prefix = f"rejects/tenant={tenant}/endpoint={endpoint}/"
-    listed = store.s3.list_objects_v2(Bucket=store.settings.rejects_bucket, Prefix=prefix).get("Contents", [])
-    return sorted(obj["Key"] for obj in listed if request_id in obj["Key"])
+    return reject_keys(store.s3, store.settings.rejects_bucket, prefix, request_id)
 
 
 def read_object(store, key: str) -> bytes:

@@ -197,8 +197,11 @@ class Pipeline:
     # --- rejects --------------------------------------------------------------------------------
 
     def reject_key(self, request: Request, principal: Principal) -> RejectKey:
-        """Where a reject of this request is kept (ingest.layout)."""
-        return RejectKey.of(principal.tenant, self.endpoint.name, request.received_at, request.request_id)
+        """Where a reject of this request is kept (ingest.layout): named by its content, so a retry
+        of the same bytes overwrites it instead of keeping a second copy."""
+        name = layout.reject_name(principal.tenant, self.endpoint.name, request.method, request.path,
+                                  request.wire_body, request.replay_of)
+        return RejectKey.of(principal.tenant, self.endpoint.name, request.received_at, name)
 
     def reject_prefix(self, request: Request, principal: Principal) -> str:
         return self.reject_key(request, principal).stem

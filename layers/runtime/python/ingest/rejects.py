@@ -1,18 +1,22 @@
 """The reject store as an operator uses it: find, read and export rejects; archive replayed ones.
 
-The pipeline writes one reject per request that had a rejected event, laid out by ingest.layout:
+The pipeline writes one reject per request content that had a rejected event, laid out (and named)
+by ingest.layout:
 
-    rejects/tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<request id>.json   metadata: errors (index, path,
+    rejects/tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<name>.json   metadata: errors (index, path,
         message), endpoint, family, tenant, request id, received time, method, path, path parameters,
         the request headers worth keeping (never the credentials)
-    rejects/.../<request id>.body   the body byte for byte, when the whole request was rejected
+    rejects/.../<name>.body   the body byte for byte, when the whole request was rejected
         (all-or-nothing families, or a body that could not be used at all)
-
-    rejects/.../<request id>.events   partial-acceptance families: only the rejected events, each the
+    rejects/.../<name>.events   partial-acceptance families: only the rejected events, each the
         bytes the client sent for it (its slice of the decoded body), one JSON object a line with its
         errors beside it: {"index": 3, "errors": [...], "event": <the bytes as sent>}; the metadata's
         "events" says where each event's bytes sit in it (index, start, end). Rejects written before
         this kept them base64 under "events" in the metadata; they are still read and replayed.
+    rejects/.../<request id>.request   names <name>.json: how an X-Request-Id finds its reject
+
+<name> is the content address of the request (a retry of the same bytes overwrites the same
+reject); rejects of the older layout are named after their request id and are found by it too.
 A replayed reject moves to `replayed/` (same layout), its metadata extended with what the replay
 did, so it cannot be replayed again by mistake and nothing is ever lost.
 
@@ -56,7 +60,7 @@ class Reject:
 
     @property
     def request_id(self) -> str:
-        return self.meta.get("request_id", self.key.request_id)
+        return self.meta.get("request_id", self.key.name)
 
     @property
     def tenant(self) -> str:
@@ -184,13 +188,28 @@ class RejectStore:
             raise RejectNotFound(reference)
         candidates = [parsed.moved(REJECTS), parsed.moved(REPLAYED)] if parsed else []
         if not candidates:
-            for area in AREAS:
-                candidates += [key for key in self.keys(area=area, tenant=tenant) if key.request_id == reference]
+            candidates = self._named(reference, tenant)
         for key in candidates:
             reject = self.load(key)
             if reject is not None:
                 return reject
         raise RejectNotFound(reference)
+
+    def _named(self, request_id: str, tenant: str | None) -> list[RejectKey]:
+        """The rejects a request id names: through its pointer object (ingest.layout.request_pointer),
+        or, for a reject of the older layout, its own name."""
+        found: list[RejectKey] = []
+        for area in AREAS:
+            for object_key in self.store.object_keys(layout.reject_search_prefix(area, tenant)):
+                if layout.pointed_request(object_key) == request_id:
+                    target = RejectKey.parse((self.store.get_object(object_key) or b"").decode("utf-8", "replace"))
+                    if target is not None and (tenant is None or target.tenant == tenant):
+                        found += [target.moved(REJECTS), target.moved(REPLAYED)]
+                else:
+                    parsed = RejectKey.parse(object_key)
+                    if parsed is not None and parsed.name == request_id:
+                        found.append(parsed)
+        return list(dict.fromkeys(found))
 
     def body(self, reject: Reject) -> bytes | None:
         if reject._body is None and reject.whole_request:

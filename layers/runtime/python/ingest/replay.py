@@ -213,6 +213,7 @@ class Replayer:
             query={},
             wire_body=body,
             received_at=received_at,
+            replay_of=reject.key.live_key,
         )
 
     def _envelope(self, reject: Reject, body: bytes) -> tuple[Any, list] | None:
@@ -364,7 +365,7 @@ class Replayer:
         parsed = RejectKey.parse(reference)
         if reject is None:
             return ReplayResult(
-                parsed.live_key if parsed else reference, parsed.request_id if parsed else reference,
+                parsed.live_key if parsed else reference, parsed.name if parsed else reference,
                 parsed.tenant if parsed else "", parsed.endpoint if parsed else "", "missing",
                 "no such reject in rejects/ or replayed/ (was its object deleted?); nothing replayed",
             )
