@@ -10,7 +10,7 @@ directly from moto:
 (c) every answer comes within the budget plus 3 s (a bound, not a benchmark);
 (d) once the faults are cleared and every 5xx request is retried once with the same bytes, every
     valid event is stored exactly once (the items of the tenant's partitions are counted; every test
-    has a fresh tenant).
+    has a fresh tenant), and the request's bytes are kept as one reject at most, however often sent.
 
 Invariants known to be broken today (issue 11) are reported as `KnownBug`, and only those: a test
 marked xfail(strict=True, raises=KnownBug) fails for real if any other invariant breaks, and turns
@@ -178,6 +178,10 @@ def run(scenario: Scenario, arm: Callable[[FaultProxy, Scenario, object], list[R
         verdict.check("d", answers[1].status < 500, f"the retry without faults answered {answers[1].status}")
     assert proxy.wait_idle(timeout=10), "a delayed call never finished"
     check_stored_once(verdict, scenario, built, store, tenant)
+    # A retry of the same bytes (a new request id) overwrites the first attempt's reject: never a second one.
+    kept = [key for key in store.object_keys(f"rejects/tenant={tenant}/endpoint={built.endpoint}/")
+            if key.endswith(".json")]
+    verdict.check("d", len(kept) <= 1, f"after the retry: {len(kept)} reject objects for one request's bytes")
     return verdict
 
 
