@@ -139,7 +139,7 @@ def show(target: Target, reference: str, as_json: bool) -> None:
     if problem:
         click.echo(f"  ({problem})")
     for line in lines:
-        shown = line.get("event", line.get("body", line.get("body_base64")))
+        shown = line.get("raw", line.get("event", line.get("body", line.get("body_base64"))))
         text = json.dumps(shown, ensure_ascii=False) if not isinstance(shown, str) else shown
         label = f"event {line['index']}" if line.get("index") is not None else "body"
         click.echo(f"  {label}: {text[:2000]}{' …' if len(text) > 2000 else ''}")

@@ -169,3 +169,14 @@ def local_server(api_key: str):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def reject_keys(s3, bucket: str, prefix: str, request_id: str) -> list[str]:
+    """The objects of the reject an X-Request-Id names (metadata, body or events; not the pointer),
+    sorted, read from S3 directly: the request's `<request id>.request` pointer names the reject's
+    metadata key, and its objects share that key's stem (ingest.layout)."""
+    keys = [entry["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for entry in page.get("Contents", [])]
+    stems = {s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().removesuffix(".json")
+             for key in keys if key.rsplit("/", 1)[-1] == f"{request_id}.request"}
+    return sorted(key for key in keys if key.rsplit(".", 1)[0] in stems)

@@ -11,7 +11,7 @@ import requests
 
 from ingest.settings import Settings
 from local.emulator import SAMPLE_KEY  # noqa: F401  (documents which key the samples carry)
-from tests.conftest import EVENTS, partition_items, payload
+from tests.conftest import EVENTS, partition_items, payload, reject_keys
 
 pytestmark = pytest.mark.e2e
 SAMPLE = json.loads(json.loads((EVENTS / "datahub_events" / "valid_guide_sample.json").read_text())["body"])
@@ -57,8 +57,8 @@ def test_bad_batch_stores_nothing_and_its_raw_body_is_in_s3(live_server, live_ke
     assert response.status_code == 400 and "events[1].time" in response.json()["error"]
     request_id = response.headers["X-Request-Id"]
     assert not partition_items(dynamodb, f"local#datahub#{provider}", TABLE)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="rejects/tenant=local/")["Contents"]]
-    [body_key] = [k for k in keys if k.endswith(f"{request_id}.body")]
+    keys = reject_keys(s3, BUCKET, "rejects/tenant=local/", request_id)
+    [body_key] = [k for k in keys if k.endswith(".body")]
     assert s3.get_object(Bucket=BUCKET, Key=body_key)["Body"].read() == raw
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import re
@@ -16,7 +15,7 @@ import pytest
 import requests
 
 from ingest.settings import Settings
-from tests.conftest import REFERENCE, ROOT, partition_items, payload, scan_all
+from tests.conftest import REFERENCE, ROOT, partition_items, payload, reject_keys, scan_all
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -82,10 +81,12 @@ def test_three_good_two_bad_over_http(live_server, live_key, aws_clients):
     ]
     assert sorted(payload(item)["n"] for item in stored(dynamodb, dataset)) == [0, 2, 4]
     request_id = response.headers["X-Request-Id"]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="rejects/tenant=local/")["Contents"]]
-    [meta_key] = [key for key in keys if request_id in key]
+    keys = reject_keys(s3, BUCKET, "rejects/tenant=local/", request_id)
+    [meta_key] = [key for key in keys if key.endswith(".json")]
     meta = json.loads(s3.get_object(Bucket=BUCKET, Key=meta_key)["Body"].read())
-    assert [orjson.loads(base64.b64decode(entry["raw"])) for entry in meta["events"]] == [batch[1], batch[3]]
+    events = s3.get_object(Bucket=BUCKET, Key=meta["events_key"])["Body"].read()
+    assert [events[entry["start"]:entry["end"]] for entry in meta["events"]] == [orjson.dumps(batch[1]),
+                                                                                 orjson.dumps(batch[3])]
 
 
 @pytest.mark.parametrize(

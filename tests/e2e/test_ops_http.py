@@ -24,7 +24,7 @@ from dynatrace.environment_v1.event import (
 from dynatrace.http_client import HttpClient
 
 from ingest.settings import Settings
-from tests.conftest import REFERENCE, partition_items
+from tests.conftest import REFERENCE, partition_items, reject_keys
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -161,6 +161,6 @@ def test_a_bad_event_over_http_is_kept_raw_in_s3(live_server, live_key, aws_clie
     paths = {violation["path"] for violation in response.json()["error"]["constraintViolations"]}
     assert paths == {"attachRules.tagRule[0].tags", "description"}
     request_id = response.headers["X-Request-Id"]
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="rejects/tenant=local/endpoint=ops_events/")["Contents"]
-    [body_key] = [obj["Key"] for obj in listed if request_id in obj["Key"] and obj["Key"].endswith(".body")]
+    keys = reject_keys(s3, BUCKET, "rejects/tenant=local/endpoint=ops_events/", request_id)
+    [body_key] = [key for key in keys if key.endswith(".body")]
     assert s3.get_object(Bucket=BUCKET, Key=body_key)["Body"].read() == raw

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 import uuid
@@ -11,7 +10,7 @@ import pytest
 import requests
 from ingest.settings import Settings
 
-from tests.conftest import partition_items, payload
+from tests.conftest import partition_items, payload, reject_keys
 
 pytestmark = pytest.mark.e2e
 TABLE = Settings().events_table
@@ -60,10 +59,13 @@ def test_batch_with_3_valid_and_2_invalid_over_http(live_server, live_key, aws_c
     ]
     assert sorted(payload["bytes"] for payload in stored_for(dynamodb, bucket)) == [1, 2, 3]
     request_id = response.headers["X-Request-Id"]
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="rejects/tenant=local/endpoint=usage_s3_batch/")["Contents"]
-    [key] = [obj["Key"] for obj in listed if request_id in obj["Key"]]
+    keys = reject_keys(s3, BUCKET, "rejects/tenant=local/endpoint=usage_s3_batch/", request_id)
+    [key] = [key for key in keys if key.endswith(".json")]
     meta = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
-    assert [json.loads(base64.b64decode(event["raw"])) for event in meta["events"]] == [batch[1], batch[3]]
+    events = s3.get_object(Bucket=BUCKET, Key=meta["events_key"])["Body"].read()
+    # each the bytes sent for it: its slice of the body, once inflated
+    assert [events[entry["start"]:entry["end"]] for entry in meta["events"]] == [
+        json.dumps(batch[1]).encode(), json.dumps(batch[3]).encode()]
 
 
 def test_invalid_single_event_is_400_naming_the_field(live_server, live_key):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from tests.conftest import partition_items, payload
+from tests.conftest import partition_items, payload, reject_keys
 
 BATCH = 30  # events of a batch scenario: two BatchWriteItem chunks (25 + 5), so a batch can fail half way
 USAGE_TIME = "2024-03-01T12:00:00Z"
@@ -361,13 +361,14 @@ SCENARIOS = {scenario.name: scenario for scenario in (
 def reject_objects(store, tenant: str, endpoint: str, request_id: str) -> dict[str, bytes]:
     """Every object the rejects bucket holds for one request (read from moto directly)."""
     prefix = f"rejects/tenant={tenant}/endpoint={endpoint}/"
-    keys = [key for key in store.object_keys(prefix) if key.rsplit("/", 1)[-1].startswith(f"{request_id}.")]
+    keys = reject_keys(store.s3, store.settings.rejects_bucket, prefix, request_id)
     return {key: store.get_object(key) for key in keys}
 
 
 def how_kept(objects: dict[str, bytes], sent: Sent) -> str | None:
-    """"raw" when the event's bytes are in an object byte for byte, "re-serialized" when only an
-    equal JSON value of it is (base64 under the metadata's "events"), None when it is not kept."""
+    """"raw" when the event's bytes are kept byte for byte (in a whole body, or where the
+    metadata says its bytes sit in the events object), "re-serialized" when only an equal JSON value
+    of it is (the older format: base64 under the metadata's "events"), None when it is not kept."""
     if any(sent.raw in data for key, data in objects.items() if key.endswith(".body")):
         return "raw"
     for key, data in objects.items():
@@ -377,6 +378,12 @@ def how_kept(objects: dict[str, bytes], sent: Sent) -> str | None:
         for entry in meta.get("events", []):
             if entry.get("index") != sent.index:
                 continue
+            if "raw" not in entry:
+                events = objects.get(meta.get("events_key"), b"")
+                kept = events[entry["start"]:entry["end"]]
+                if kept == sent.raw:
+                    return "raw"
+                return "re-serialized" if kept and orjson.loads(kept) == sent.event else None
             kept = base64.b64decode(entry["raw"])
             if sent.raw in kept:
                 return "raw"

@@ -10,7 +10,7 @@ directly from moto:
 (c) every answer comes within the budget plus 3 s (a bound, not a benchmark);
 (d) once the faults are cleared and every 5xx request is retried once with the same bytes, every
     valid event is stored exactly once (the items of the tenant's partitions are counted; every test
-    has a fresh tenant).
+    has a fresh tenant), and the request's bytes are kept as one reject at most, however often sent.
 
 Invariants known to be broken today (issue 11) are reported as `KnownBug`, and only those: a test
 marked xfail(strict=True, raises=KnownBug) fails for real if any other invariant breaks, and turns
@@ -49,8 +49,6 @@ MARGIN_SECONDS = 3.0  # (c): answers within the budget plus this
 # The bugs of issue 11 these tests show, by the invariant each one breaks.
 FRESH_UUID = ("issue 11: a DataHub event without id gets a fresh UUIDv4 per attempt, so a retry after a "
               "half-failed batch stores it twice")
-REJECTS_NOT_RAW = ("issue 11: rejected events of partial-acceptance families are kept re-serialized, base64 in "
-                   "the JSON metadata object, not as their raw bytes")
 
 
 class KnownBug(AssertionError):
@@ -184,6 +182,10 @@ def run(scenario: Scenario, arm: Callable[[FaultProxy, Scenario, object], list[R
         verdict.check("d", answers[1].status < 500, f"the retry without faults answered {answers[1].status}")
     assert proxy.wait_idle(timeout=10), "a delayed call never finished"
     check_stored_once(verdict, scenario, built, store, tenant)
+    # A retry of the same bytes (a new request id) overwrites the first attempt's reject: never a second one.
+    kept = [key for key in store.object_keys(f"rejects/tenant={tenant}/endpoint={built.endpoint}/")
+            if key.endswith(".json")]
+    verdict.check("d", len(kept) <= 1, f"after the retry: {len(kept)} reject objects for one request's bytes")
     return verdict
 
 
@@ -362,12 +364,9 @@ def test_a_slow_call_cannot_hold_the_answer_past_the_budget(proxy, store, settin
 @pytest.mark.parametrize("scenario", [
     pytest.param(SCENARIOS["datahub_with_ids"], id="datahub"),
     pytest.param(SCENARIOS["ops_info"], id="ops"),
-    pytest.param(SCENARIOS["usage_s3_batch"], id="usage_s3_batch",
-                 marks=pytest.mark.xfail(strict=True, raises=KnownBug, reason=REJECTS_NOT_RAW)),
-    pytest.param(SCENARIOS["usage_s3_single"], id="usage_s3_single",
-                 marks=pytest.mark.xfail(strict=True, raises=KnownBug, reason=REJECTS_NOT_RAW)),
-    pytest.param(SCENARIOS["logs_batch"], id="logs_batch",
-                 marks=pytest.mark.xfail(strict=True, raises=KnownBug, reason=REJECTS_NOT_RAW)),
+    pytest.param(SCENARIOS["usage_s3_batch"], id="usage_s3_batch"),
+    pytest.param(SCENARIOS["usage_s3_single"], id="usage_s3_single"),
+    pytest.param(SCENARIOS["logs_batch"], id="logs_batch"),
 ])
 def test_a_rejected_event_is_kept_as_its_raw_bytes(scenario, proxy, store, fast_settings, http_event, new_key):
     key, tenant = new_key()
@@ -380,8 +379,7 @@ def test_a_rejected_event_is_kept_as_its_raw_bytes(scenario, proxy, store, fast_
     assert rejected, "the request was meant to have rejected events"
     kept = {built.events[index].marker: how_kept(objects, built.events[index]) for index in sorted(rejected)}
     assert None not in kept.values(), f"rejected events not kept at all: {kept}"  # a plain failure: not issue 11
-    if set(kept.values()) != {"raw"}:
-        raise KnownBug(f"{REJECTS_NOT_RAW}: {kept}")
+    assert set(kept.values()) == {"raw"}, f"rejected events not kept as the bytes sent: {kept}"
 
 
 # --- concurrency: the same event from several clients at once -------------------------------------------------

@@ -15,7 +15,7 @@ from ingest.pipeline import Pipeline
 from ingest.settings import Settings
 from ingest.layout import ItemKey
 from ingest.store import Deadline, Store
-from tests.conftest import EVENTS, load_event, partition_items, payload
+from tests.conftest import EVENTS, load_event, partition_items, payload, reject_keys
 
 ENDPOINT = "datahub_events"
 
@@ -96,8 +96,7 @@ def test_one_bad_event_stores_nothing_names_it_and_keeps_the_raw_body(send, stor
 
     request_id = headers["X-Request-Id"]
     prefix = f"rejects/tenant={send.tenant}/endpoint=datahub_events/"
-    listed = store.s3.list_objects_v2(Bucket=store.settings.rejects_bucket, Prefix=prefix)["Contents"]
-    keys = sorted(obj["Key"] for obj in listed if request_id in obj["Key"])
+    keys = reject_keys(store.s3, store.settings.rejects_bucket, prefix, request_id)
     assert [k.rsplit(".", 1)[1] for k in keys] == ["body", "json"]
     assert store.s3.get_object(Bucket=store.settings.rejects_bucket, Key=keys[0])["Body"].read() == raw
     meta = json.loads(store.s3.get_object(Bucket=store.settings.rejects_bucket, Key=keys[1])["Body"].read())
@@ -111,7 +110,9 @@ def test_malformed_json_is_400_with_line_and_column_and_kept_raw(send, store):
     body_bytes = json.loads(raw)["body"].encode()
     status, headers, body = send(body_bytes)
     assert status == 400 and "line 10, column 26: trailing comma" in body["error"]
-    key = f"rejects/tenant={send.tenant}/endpoint=datahub_events/date={datetime.now(UTC):%Y-%m-%d}/{headers['X-Request-Id']}.body"
+    folder = f"rejects/tenant={send.tenant}/endpoint=datahub_events/date={datetime.now(UTC):%Y-%m-%d}/"
+    [key, _] = reject_keys(store.s3, store.settings.rejects_bucket, folder, headers["X-Request-Id"])
+    assert key.endswith(".body")
     assert store.s3.get_object(Bucket=store.settings.rejects_bucket, Key=key)["Body"].read() == body_bytes
 
 

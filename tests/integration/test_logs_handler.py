@@ -14,7 +14,7 @@ from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
 from ingest.store import Store
-from tests.conftest import EVENTS, load_event, partition_items, payload, scan_all
+from tests.conftest import EVENTS, load_event, partition_items, payload, reject_keys, scan_all
 
 ENDPOINT = "logs_events"
 SAMPLES = EVENTS / ENDPOINT
@@ -25,8 +25,7 @@ def items(store: Store, tenant: str, dataset: str) -> list[dict]:
 
 
 def rejects_of(store: Store, tenant: str, request_id: str) -> list[str]:
-    listed = store.s3.list_objects_v2(Bucket=store.settings.rejects_bucket, Prefix=f"rejects/tenant={tenant}/")
-    return sorted(obj["Key"] for obj in listed.get("Contents", []) if request_id in obj["Key"])
+    return reject_keys(store.s3, store.settings.rejects_bucket, f"rejects/tenant={tenant}/", request_id)
 
 
 def s3_json(store: Store, key: str) -> dict:
@@ -94,10 +93,13 @@ def test_three_good_two_bad_stores_the_three_names_the_two_and_keeps_them_raw(se
     stored = items(store, send.tenant, send.dataset)
     assert sorted((payload(item) for item in stored), key=lambda event: event["i"]) == good
 
-    [meta_key] = rejects_of(store, send.tenant, headers["X-Request-Id"])  # only the rejected events, no body
+    # only the rejected events, no body
+    [events_key, meta_key] = rejects_of(store, send.tenant, headers["X-Request-Id"])
     meta = s3_json(store, meta_key)
+    events = store.s3.get_object(Bucket=store.settings.rejects_bucket, Key=events_key)["Body"].read()
     assert [entry["index"] for entry in meta["events"]] == [1, 3]
-    assert [orjson.loads(base64.b64decode(entry["raw"])) for entry in meta["events"]] == [bad_string, bad_large]
+    assert [events[entry["start"]:entry["end"]] for entry in meta["events"]] == [orjson.dumps(bad_string),
+                                                                                 orjson.dumps(bad_large)]
     assert [error["index"] for error in meta["errors"]] == [1, 3]
     assert meta["path_parameters"] == {"dataset": send.dataset} and "x-api-key" not in json.dumps(meta)
 

@@ -17,7 +17,7 @@ from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.store import Store
 from local.context import LocalContext
-from tests.conftest import EVENTS, REFERENCE, load_event, partition_items, payload
+from tests.conftest import EVENTS, REFERENCE, load_event, partition_items, payload, reject_keys
 
 ENDPOINT = "ops_events"
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -177,10 +177,11 @@ def test_a_start_31_days_before_the_time_received_is_rejected_and_kept_raw(send,
     [violation] = body["error"]["constraintViolations"]
     assert violation["path"] == "start" and "30 days" in violation["message"]
     assert query(store, f"{send.tenant}#ops#CUSTOM_INFO") == []
-    prefix = f"rejects/tenant={send.tenant}/endpoint={ENDPOINT}/date={T0:%Y-%m-%d}/{headers['X-Request-Id']}"
+    folder = f"rejects/tenant={send.tenant}/endpoint={ENDPOINT}/date={T0:%Y-%m-%d}/"
     bucket = store.settings.rejects_bucket
-    assert store.s3.get_object(Bucket=bucket, Key=f"{prefix}.body")["Body"].read() == raw
-    meta = json.loads(store.s3.get_object(Bucket=bucket, Key=f"{prefix}.json")["Body"].read())
+    [body_key, meta_key] = reject_keys(store.s3, bucket, folder, headers["X-Request-Id"])
+    assert store.s3.get_object(Bucket=bucket, Key=body_key)["Body"].read() == raw
+    meta = json.loads(store.s3.get_object(Bucket=bucket, Key=meta_key)["Body"].read())
     assert meta["errors"] == [{"index": 0, "path": "start", "message": violation["message"]}]
     assert "Api-Token" not in json.dumps(meta)
 
@@ -189,8 +190,9 @@ def test_malformed_json_is_kept_raw_and_answered_in_the_dialect(send, store):
     raw = b'{"eventType": "CUSTOM_INFO",}'
     status, headers, body = send(raw, at=T0)
     assert status == 400 and "line 1, column 28" in body["error"]["message"]
-    key = f"rejects/tenant={send.tenant}/endpoint={ENDPOINT}/date={T0:%Y-%m-%d}/{headers['X-Request-Id']}.body"
-    assert store.s3.get_object(Bucket=store.settings.rejects_bucket, Key=key)["Body"].read() == raw
+    folder = f"rejects/tenant={send.tenant}/endpoint={ENDPOINT}/date={T0:%Y-%m-%d}/"
+    [key, _] = reject_keys(store.s3, store.settings.rejects_bucket, folder, headers["X-Request-Id"])
+    assert key.endswith(".body") and store.s3.get_object(Bucket=store.settings.rejects_bucket, Key=key)["Body"].read() == raw
 
 
 @pytest.mark.parametrize("scheme", ["Api-Token", "Api-token", "api-token", "API-TOKEN"])

@@ -160,3 +160,77 @@ def test_list_filters_by_tenant_endpoint_time_and_error_text(replayer, new_key, 
     future = datetime.now(UTC) + timedelta(hours=1)
     assert rejects.select(tenant=tenant, since=future) == []
     assert len(rejects.select(tenant=tenant, until=future)) == 2
+
+
+def test_a_batch_reject_keeps_each_event_as_sent_and_replays_those_very_bytes(replayer, new_key, http_event, store):
+    # Given a batch whose two bad events are written the client's way (spacing, key order, escapes)
+    key, tenant = new_key()
+    good = {"action": "ListBuckets", "provider": "aws", "timestamp": "2024-03-01T12:00:00Z"}
+    bad = [b'{ "provider" : "nope",\n  "action": "ListBuckets", "timestamp": "2024-03-01T12:00:00Z", "x": "\\u00e9\\""}',
+           b'{"action":"Nope","provider":"aws","timestamp":"2024-03-01T12:00:00Z"}']
+    body = b"[\n  " + json.dumps(good).encode() + b",\n  " + bad[0] + b" ,\t" + bad[1] + b"\n]"
+    answer = send(http_event, "usage_s3_batch", body, {"X-API-Key": key})
+    reject = replayer.rejects.find(answer["headers"]["X-Request-Id"])
+    # Then the reject holds exactly those bytes, and export shows them as text beside the parsed event
+    assert reject.rejected_events() == [(1, bad[0]), (2, bad[1])]
+    lines = replayer.export(reject)
+    assert [(line["index"], line["raw"].encode()) for line in lines] == [(1, bad[0]), (2, bad[1])]
+    assert lines[0]["event"]["x"] == 'é"'
+    # When it is replayed as it is (still invalid), the body sent is [slice,slice]: the new reject holds them again
+    result = replayer.replay(reject.request_id)
+    assert (result.status, result.rejected) == ("rejected", 2)
+    again = replayer.rejects.find(result.new_reject)
+    assert again.rejected_events() == [(0, bad[0]), (1, bad[1])]
+    # and the archived original still reads its events, byte for byte
+    archived = replayer.rejects.find(reject.key.moved(REPLAYED).json_key)
+    assert archived.rejected_events() == [(1, bad[0]), (2, bad[1])]
+    assert count_items(store, f"{tenant}#usage#s3") == 1
+
+
+def test_a_reject_of_the_older_format_still_exports_and_replays(replayer, new_key, http_event, store):
+    """Rejects written before events objects kept each rejected event base64 in the metadata."""
+    import base64
+    from datetime import UTC, datetime
+
+    from ingest.layout import RejectKey
+
+    _, tenant = new_key()
+    event = {"action": "ListBuckets", "provider": "aws", "timestamp": "2024-03-01T12:00:00Z", "bytes": 7}
+    older = RejectKey.of(tenant, "usage_s3_batch", datetime.now(UTC), "older-request-1")
+    meta = {"request_id": "older-request-1", "tenant": tenant, "endpoint": "usage_s3_batch", "family": "usage",
+            "method": "POST", "path": "/s3/batch", "path_parameters": {}, "headers": {},
+            "received_at": "2024-03-01T12:00:01.000000Z",
+            "errors": [{"index": 2, "path": "[2].provider", "message": "was wrong"}],
+            "events": [{"index": 2, "raw": base64.b64encode(json.dumps(event).encode()).decode()}]}
+    store.s3.put_object(Bucket=store.settings.rejects_bucket, Key=older.json_key, Body=json.dumps(meta).encode())
+    reject = replayer.rejects.find("older-request-1", tenant=tenant)
+    [line] = replayer.export(reject)
+    assert (line["index"], line["event"], line["errors"][0]["message"]) == (2, event, "was wrong")
+    result = replayer.replay(reject.key.json_key)
+    assert (result.status, result.stored) == ("stored", 1)
+    assert count_items(store, f"{tenant}#usage#s3") == 1
+
+
+@pytest.mark.parametrize("endpoint", ["usage_s3_batch", "datahub_events"])
+def test_a_retry_of_the_same_bytes_keeps_one_reject_that_both_request_ids_find(replayer, new_key, http_event, store,
+                                                                                endpoint):
+    # Given a request with a rejected event, sent twice byte for byte (a client's retry after a 503)
+    key, tenant = new_key()
+    if endpoint == "usage_s3_batch":
+        good = {"action": "ListBuckets", "provider": "aws", "timestamp": "2024-03-01T12:00:00Z"}
+        body, headers = json.dumps([good, {**good, "provider": "nope"}]).encode(), {"X-API-Key": key}
+    else:
+        body = json.dumps({"events": [{"provider": "p", "time": "later"}]}).encode()
+        headers = {"Authorization": f"Bearer {key}"}
+    first = send(http_event, endpoint, body, headers)["headers"]["X-Request-Id"]
+    second = send(http_event, endpoint, body, headers)["headers"]["X-Request-Id"]
+    assert first != second
+    # Then there is one reject, named by its content; the metadata names the latest attempt
+    [reject] = replayer.rejects.select(tenant=tenant, endpoint=endpoint)
+    assert reject.request_id == second and first not in reject.key.json_key and second not in reject.key.json_key
+    # and each attempt's X-Request-Id still finds it
+    assert replayer.rejects.find(first).key == replayer.rejects.find(second).key == reject.key
+    assert replayer.rejects.find(first, tenant=tenant).key == reject.key
+    # while another body is another reject
+    send(http_event, endpoint, body.replace(b"p", b"q", 1), headers)
+    assert len(replayer.rejects.select(tenant=tenant, endpoint=endpoint)) == 2

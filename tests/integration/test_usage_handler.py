@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
@@ -14,7 +13,7 @@ import pytest
 from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.settings import Settings
-from tests.conftest import load_event, partition_items, payload
+from tests.conftest import load_event, partition_items, payload, reject_keys
 
 TIME = "2024-03-01T12:00:00Z"
 
@@ -38,8 +37,7 @@ def payloads(store, tenant: str, stream: str = "s3") -> list[dict]:
 
 def reject_objects(store, tenant: str, endpoint: str, request_id: str) -> list[str]:
     prefix = f"rejects/tenant={tenant}/endpoint={endpoint}/"
-    listed = store.s3.list_objects_v2(Bucket=store.settings.rejects_bucket, Prefix=prefix).get("Contents", [])
-    return sorted(obj["Key"] for obj in listed if request_id in obj["Key"])
+    return reject_keys(store.s3, store.settings.rejects_bucket, prefix, request_id)
 
 
 def read_object(store, key: str) -> bytes:
@@ -156,13 +154,16 @@ def test_a_batch_of_3_valid_and_2_invalid_stores_3_and_keeps_the_2_raw(send, sto
     assert stored[2]["timestamp"] == "2024-03-01T13:00:00Z"
     assert all("droppedField" not in payload for payload in stored)
 
-    [meta_key] = reject_objects(store, send.tenant, "usage_s3_batch", headers["X-Request-Id"])
+    [events_key, meta_key] = reject_objects(store, send.tenant, "usage_s3_batch", headers["X-Request-Id"])
     meta = json.loads(read_object(store, meta_key))
-    assert [event["index"] for event in meta["events"]] == [1, 3]
-    raw = [json.loads(base64.b64decode(event["raw"])) for event in meta["events"]]
-    assert raw == [invalid_one, invalid_two]  # exactly as sent, unknown fields and all
+    events = read_object(store, events_key)
+    assert meta["events_key"] == events_key and [event["index"] for event in meta["events"]] == [1, 3]
+    raw = [events[event["start"]:event["end"]] for event in meta["events"]]
+    assert raw == [json.dumps(invalid_one).encode(), json.dumps(invalid_two).encode()]  # the bytes sent, extras and all
+    assert json.dumps(invalid_one).encode() in events.splitlines()[0]  # readable: one line per event, beside its errors
+    assert json.loads(events.splitlines()[0])["errors"][0]["path"] == "[1].bytes"
     assert [error["path"] for error in meta["errors"]] == ["[1].bytes", "[3].action"]
-    assert b"accepted-unknown-1" not in read_object(store, meta_key)  # accepted events' extras are kept nowhere
+    assert b"accepted-unknown-1" not in read_object(store, meta_key) + events  # accepted events' extras are kept nowhere
     assert "X-API-Key" not in json.dumps(meta) and send.key not in json.dumps(meta)
 
 
@@ -173,9 +174,9 @@ def test_an_invalid_single_event_is_400_naming_the_field_and_kept_raw(send, stor
     assert body["errors"] == [{"path": "objectKey", "message": "Field required"}]
     assert "objectKey: Field required" in body["message"]
     assert items(store, send.tenant) == []
-    [meta_key] = reject_objects(store, send.tenant, "usage_s3", headers["X-Request-Id"])
-    meta = json.loads(read_object(store, meta_key))
-    assert json.loads(base64.b64decode(meta["events"][0]["raw"])) == json.loads(raw)
+    [events_key, meta_key] = reject_objects(store, send.tenant, "usage_s3", headers["X-Request-Id"])
+    [entry] = json.loads(read_object(store, meta_key))["events"]
+    assert read_object(store, events_key)[entry["start"]:entry["end"]] == raw  # the whole body, byte for byte
 
 
 # --- bad request bodies: clear 400s, the body kept raw ---------------------------------------------

@@ -287,8 +287,8 @@ def test_a_reject_key_is_built_from_the_request_and_parses_back_in_both_areas():
 def test_reject_keys_parse_and_move_between_areas():  # moved here from test_replay_lines.py, as it was
     key_text = "rejects/tenant=acme/endpoint=datahub_events/date=2024-03-10/req-1.json"
     key = RejectKey.parse(key_text)
-    assert (key.area, key.tenant, key.endpoint, key.day, key.request_id) == (REJECTS, "acme", "datahub_events",
-                                                                            "2024-03-10", "req-1")
+    assert (key.area, key.tenant, key.endpoint, key.day, key.name) == (REJECTS, "acme", "datahub_events",
+                                                                      "2024-03-10", "req-1")
     assert key.moved(REPLAYED).json_key == key_text.replace("rejects/", "replayed/", 1)
     assert RejectKey.parse(key_text.replace(".json", ".body")) is None
 
@@ -303,6 +303,26 @@ def test_reject_keys_parse_and_move_between_areas():  # moved here from test_rep
 ])
 def test_anything_else_is_not_a_reject_key(key):
     assert RejectKey.parse(key) is None
+
+
+def test_a_reject_is_named_by_its_content_so_a_retry_names_the_same_one():
+    name = layout.reject_name("acme", "usage_s3_batch", "POST", "/s3/batch", b"[1]")
+    assert len(name) == 32 and name == layout.reject_name("acme", "usage_s3_batch", "POST", "/s3/batch", b"[1]")
+    others = {layout.reject_name("acme", "usage_s3_batch", "POST", "/s3/batch", b"[2]"),
+              layout.reject_name("other", "usage_s3_batch", "POST", "/s3/batch", b"[1]"),
+              layout.reject_name("acme", "usage_s3", "POST", "/s3/batch", b"[1]"),
+              layout.reject_name("acme", "usage_s3_batch", "POST", "/v1/elsewhere", b"[1]"),
+              layout.reject_name("acme", "usage_s3_batch", "POST", "/s3/batch", b"[1]", replay_of=KEY),
+              layout.reject_name("acme", "usage_s3_batc", "hPOST", "/s3/batch", b"[1]")}  # fields cannot slide
+    assert name not in others and len(others) == 6
+
+
+def test_a_request_pointer_names_its_reject_and_is_never_a_reject_key():
+    key = RejectKey.of("acme", "cost_events", RECEIVED, "0123abcd")
+    pointer, data, _ = layout.request_pointer(key, "req-9")
+    assert pointer == "rejects/tenant=acme/endpoint=cost_events/date=2024-03-10/req-9.request"
+    assert RejectKey.parse(data.decode()) == key and RejectKey.parse(pointer) is None
+    assert layout.pointed_request(pointer) == "req-9" and layout.pointed_request(key.json_key) is None
 
 
 def test_listing_prefixes_narrow_by_tenant_then_endpoint():
@@ -342,20 +362,45 @@ def test_a_whole_request_reject_is_the_body_byte_for_byte_and_metadata_naming_it
     body = b'\x1f\x8b not even json'
     objects = layout.body_reject(key, meta(), body)
     assert [(name, content_type) for name, _, content_type in objects] == [
-        (key.body_key, "application/octet-stream"), (key.json_key, "application/json")]
+        (key.body_key, "application/octet-stream"), (key.json_key, "application/json"),
+        (key.stem.rsplit("/", 1)[0] + "/req-1.request", "text/plain; charset=utf-8")]
+    assert objects[2][1] == key.json_key.encode()  # the request's pointer names the reject
     assert objects[0][1] is body
     assert objects[1][1] == orjson.dumps({**meta(), "body_key": key.body_key})
     assert objects[1][1].startswith(b'{"request_id":"req-1","tenant":"acme","endpoint":"cost_events","family":"cost"')
 
 
-def test_a_partial_reject_keeps_only_the_rejected_events_base64_in_its_metadata():
+def test_a_partial_reject_keeps_only_the_rejected_events_as_the_bytes_sent_with_their_errors():
     key = RejectKey.of("acme", "cost_events", RECEIVED, "req-1")
-    [(name, data, content_type)] = layout.events_reject(key, meta(), {1: {"a": 1}, 3: [1, "x"]})
+    body = b'[ {"a":1}, {"a" :  "kept as sent",\n "b": "\\u00e9"} ,[1, "x"] ]'
+    second, third = b'{"a" :  "kept as sent",\n "b": "\\u00e9"}', b'[1, "x"]'
+    slices = {1: (body.index(second), body.index(second) + len(second)),
+              2: (body.index(third), body.index(third) + len(third))}
+    errors = {1: [{"index": 1, "path": "[1].a", "message": "bad"}]}
+    [(events_key, events, events_type), (name, data, content_type), pointer] = layout.events_reject(
+        key, meta(), body, slices, errors)
+    assert pointer == layout.request_pointer(key, "req-1")
     assert (name, content_type) == (key.json_key, "application/json")
+    assert events_key == key.events_key and events_type.startswith("text/plain")
     stored = orjson.loads(data)
-    assert stored == {**meta(), "events": [{"index": 1, "raw": "eyJhIjoxfQ=="}, {"index": 3, "raw": "WzEsIngiXQ=="}]}
-    assert base64.b64decode(stored["events"][0]["raw"]) == b'{"a":1}'
-    assert data == orjson.dumps(stored)
+    assert stored["events_key"] == key.events_key and [entry["index"] for entry in stored["events"]] == [1, 2]
+    # Each event is there byte for byte, at the offsets the metadata names, and reads back as such
+    assert layout.kept_events(stored, events) == [(1, second), (2, third)]
+    # The events object reads as text: one JSON object a line, the event beside its errors
+    assert events.decode("utf-8").startswith('{"index":1,"errors":[{"index":1,"path":"[1].a","message":"bad"}],"event":{"a" :')
+    assert [orjson.loads(line) for line in events.replace(b",\n ", b", ").splitlines()] == [
+        {"index": 1, "errors": errors[1], "event": {"a": "kept as sent", "b": "é"}},
+        {"index": 2, "errors": [], "event": [1, "x"]},
+    ]
+    assert b"base64" not in data and "raw" not in stored["events"][0]
+
+
+def test_a_partial_reject_of_the_older_format_still_reads_base64_events():
+    older = {**meta(), "events": [{"index": 1, "raw": "eyJhIjoxfQ=="}, {"index": 3, "raw": "WzEsIngiXQ=="}]}
+    assert layout.kept_events(older, None) == [(1, b'{"a":1}'), (3, b'[1,"x"]')]
+    assert base64.b64decode(older["events"][0]["raw"]) == b'{"a":1}'
+    with pytest.raises(ValueError, match="missing"):
+        layout.kept_events({**meta(), "events_key": "x", "events": [{"index": 0, "start": 0, "end": 1}]}, None)
 
 
 # --- one owner: nobody else builds or parses the layout ---------------------------------------------
@@ -543,7 +588,7 @@ def _imports(path: Path) -> set[str]:
 
 def test_the_layout_is_the_bottom_layer():
     imported = {name.split(".")[0] for name in _imports(OWNER)} - {"__future__"}
-    assert imported <= {"base64", "re", "zlib", "collections", "dataclasses", "datetime", "typing", "orjson"}
+    assert imported <= {"base64", "hashlib", "re", "zlib", "collections", "dataclasses", "datetime", "typing", "orjson"}
 
 
 def test_only_entry_points_import_the_pipeline():

@@ -15,9 +15,22 @@ stream, unsharded, and carries no payload, which is how reads tell it from an ev
 
 Rejects bucket:
 
-    <area>tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<request id>.json   the metadata
-    <area>tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<request id>.body   the body, byte for byte
+    <area>tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<name>.json   the metadata
+    <area>tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<name>.body   the whole body, byte for byte (a request
+                                                                  rejected as a whole)
+    <area>tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<name>.events only the rejected events (partial
+                                                                  acceptance), each the bytes sent for it
+    <area>tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<request id>.request   names <name>.json: one per request
     area = rejects/ (live) or replayed/ (archived after a replay)
+
+The naming rule: <name> is the reject's content address (reject_name), the first 128 bits of
+SHA-256 over tenant, endpoint, method, path (a dataset, say) and the body as received (and, for a
+replay, the reject it replays, so a replay never overwrites what it replays). A retry of the same
+bytes under a new request id (after a 503, say) names the same reject and overwrites it, so an event
+is never kept twice; its metadata then names the latest attempt. Each attempt also writes a small
+`<request id>.request` pointer beside it, which is how an answer's X-Request-Id finds the reject.
+The date folder is the day received, so a retry across midnight UTC keeps a second copy. Rejects
+written before this rule are named after their request id (<request id>.json) and still read.
 
 Nothing here talks to AWS (ingest.store does) and nothing here knows a family: families pass their
 streams, dedup keys and extra attributes in. The items are DynamoDB's wire format, built directly:
@@ -27,6 +40,7 @@ boto3's TypeSerializer over nested dicts would cost ~15 µs an event, a flat ite
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -374,10 +388,24 @@ REPLAYED = "replayed/"  # rejects a replay has dealt with (same layout)
 AREAS = (REJECTS, REPLAYED)
 META_CONTENT_TYPE = "application/json"
 BODY_CONTENT_TYPE = "application/octet-stream"
-_REJECT_KEY = re.compile(
-    r"(?P<area>rejects|replayed)/tenant=(?P<tenant>[^/]+)/endpoint=(?P<endpoint>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
-    r"(?P<request_id>[^/]+)\.json"
-)
+EVENTS_CONTENT_TYPE = "text/plain; charset=utf-8"  # JSON objects, one a line (an event's own may span lines)
+REQUEST_CONTENT_TYPE = "text/plain; charset=utf-8"
+_REJECT_FOLDER = (r"(?P<area>rejects|replayed)/tenant=(?P<tenant>[^/]+)/endpoint=(?P<endpoint>[^/]+)/"
+                  r"date=(?P<date>\d{4}-\d{2}-\d{2})/")
+_REJECT_KEY = re.compile(_REJECT_FOLDER + r"(?P<name>[^/]+)\.json")
+_REQUEST_KEY = re.compile(_REJECT_FOLDER + r"(?P<request_id>[^/]+)\.request")
+
+
+def reject_name(tenant: str, endpoint: str, method: str, path: str, body: bytes, replay_of: str = "") -> str:
+    """The name of a request's reject: its content address, SHA-256 of who sent what where (and,
+    for a replay, of which reject it replays), so a retry of the same bytes, under a new request id,
+    names the same reject and overwrites it rather than keeping a second copy."""
+    digest = hashlib.sha256()
+    for part in (tenant, endpoint, method, path, replay_of):
+        encoded = part.encode("utf-8", "surrogatepass")
+        digest.update(b"%d:" % len(encoded) + encoded)
+    digest.update(body)
+    return digest.hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,11 +414,11 @@ class RejectKey:
     tenant: str
     endpoint: str
     day: str  # YYYY-MM-DD the request was received (UTC)
-    request_id: str
+    name: str  # reject_name (a reject of the older layout: the request id)
 
     @classmethod
-    def of(cls, tenant: str, endpoint: str, received_at: datetime, request_id: str, area: str = REJECTS) -> RejectKey:
-        return cls(area, tenant, endpoint, received_at.strftime("%Y-%m-%d"), request_id)
+    def of(cls, tenant: str, endpoint: str, received_at: datetime, name: str, area: str = REJECTS) -> RejectKey:
+        return cls(area, tenant, endpoint, received_at.strftime("%Y-%m-%d"), name)
 
     @classmethod
     def parse(cls, key: str) -> RejectKey | None:
@@ -398,28 +426,49 @@ class RejectKey:
         match = _REJECT_KEY.fullmatch(key)
         if not match:
             return None
-        return cls(match["area"] + "/", match["tenant"], match["endpoint"], match["date"], match["request_id"])
+        return cls(match["area"] + "/", match["tenant"], match["endpoint"], match["date"], match["name"])
 
     @property
     def stem(self) -> str:
         """The key without its suffix: what the metadata and the body objects share."""
-        return f"{self.area}tenant={self.tenant}/endpoint={self.endpoint}/date={self.day}/{self.request_id}"
+        return f"{self.folder}{self.name}"
+
+    @property
+    def folder(self) -> str:
+        return f"{self.area}tenant={self.tenant}/endpoint={self.endpoint}/date={self.day}/"
 
     @property
     def json_key(self) -> str:
         return self.stem + ".json"
 
     @property
+    def events_key(self) -> str:
+        return self.stem + ".events"
+
+    @property
     def body_key(self) -> str:
         return self.stem + ".body"
 
     def moved(self, area: str) -> RejectKey:
-        return RejectKey(area, self.tenant, self.endpoint, self.day, self.request_id)
+        return RejectKey(area, self.tenant, self.endpoint, self.day, self.name)
 
     @property
     def live_key(self) -> str:
         """The key in rejects/, which is how exports name a reject wherever it is now."""
         return self.moved(REJECTS).json_key
+
+
+def request_pointer(key: RejectKey, request_id: str) -> tuple[str, bytes, str]:
+    """The object that names the reject of request `request_id` (its X-Request-Id): beside the
+    reject, `<request id>.request`, holding the reject's metadata key. One per request that led to
+    the reject, so every attempt's X-Request-Id still finds it."""
+    return f"{key.folder}{request_id}.request", key.json_key.encode(), REQUEST_CONTENT_TYPE
+
+
+def pointed_request(object_key: str) -> str | None:
+    """The request id a pointer object (request_pointer) is named after, or None for any other key."""
+    match = _REQUEST_KEY.fullmatch(object_key)
+    return match["request_id"] if match else None
 
 
 def reject_search_prefix(area: str = REJECTS, tenant: str | None = None, endpoint: str | None = None) -> str:
@@ -435,9 +484,10 @@ def reject_search_prefix(area: str = REJECTS, tenant: str | None = None, endpoin
 def reject_meta(key: RejectKey, request: Request, *, family: str, violations: Iterable[Violation],
                 kept_headers: Sequence[str]) -> dict:
     """A reject's metadata: where the request came from and why it was refused. Of the request's
-    headers only `kept_headers` are kept (never the credentials)."""
+    headers only `kept_headers` are kept (never the credentials). A retry overwrites it: it names
+    the latest attempt (its request id and received time)."""
     return {
-        "request_id": key.request_id,
+        "request_id": request.request_id,
         "tenant": key.tenant,
         "endpoint": key.endpoint,
         "family": family,
@@ -451,18 +501,52 @@ def reject_meta(key: RejectKey, request: Request, *, family: str, violations: It
 
 
 def body_reject(key: RejectKey, meta: dict, body: bytes) -> list[tuple[str, bytes, str]]:
-    """The objects of a whole-request reject: the body, byte for byte, then the metadata naming it."""
+    """The objects of a whole-request reject: the body, byte for byte, then the metadata naming it,
+    then the request's pointer (written last: it names what is complete)."""
     meta = {**meta, "body_key": key.body_key}
-    return [(key.body_key, body, BODY_CONTENT_TYPE), (key.json_key, orjson.dumps(meta), META_CONTENT_TYPE)]
+    return [(key.body_key, body, BODY_CONTENT_TYPE), (key.json_key, orjson.dumps(meta), META_CONTENT_TYPE),
+            request_pointer(key, meta["request_id"])]
 
 
-def events_reject(key: RejectKey, meta: dict, raw_events: Mapping[int, object]) -> list[tuple[str, bytes, str]]:
-    """The object of a partial reject: the metadata with only the rejected events (index → raw
-    event), so the accepted ones' dropped fields are not kept anywhere."""
-    meta = {
-        **meta,
-        "events": [
-            {"index": index, "raw": base64.b64encode(orjson.dumps(raw)).decode("ascii")} for index, raw in raw_events.items()
-        ],
-    }
-    return [(key.json_key, orjson.dumps(meta), META_CONTENT_TYPE)]
+def events_reject(key: RejectKey, meta: dict, body: bytes, slices: Mapping[int, tuple[int, int]],
+                  errors: Mapping[int, Sequence[dict]]) -> list[tuple[str, bytes, str]]:
+    """The objects of a partial reject: only the rejected events, so the accepted ones' dropped
+    fields are not kept anywhere. The events object holds, for each rejected event (index →
+    (start, end) of its bytes in the decoded body), one JSON object starting on a line of its own,
+    `{"index": 3, "errors": [...], "event": <the bytes the client sent for it>}`: readable and
+    greppable as text, never a re-serialization. The metadata names the object and, per event, where
+    its bytes sit in it (`start`, `end`), so a reader takes them back byte for byte."""
+    blob = bytearray()
+    entries = []
+    for index, (start, end) in slices.items():
+        head = {"index": index, "errors": list(errors.get(index, ()))}
+        blob += orjson.dumps(head)[:-1] + b',"event":'
+        entries.append({"index": index, "start": len(blob), "end": len(blob) + end - start})
+        blob += body[start:end]
+        blob += b"}\n"
+    meta = {**meta, "events_key": key.events_key, "events": entries}
+    return [(key.events_key, bytes(blob), EVENTS_CONTENT_TYPE), (key.json_key, orjson.dumps(meta), META_CONTENT_TYPE),
+            request_pointer(key, meta["request_id"])]
+
+
+def kept_events(meta: dict, events: bytes | None) -> list[tuple[int, bytes]]:
+    """(index, the event's bytes) of each rejected event a partial reject keeps: sliced from its
+    events object (`events`, the object `meta["events_key"]` names), or, in a reject written before
+    events objects existed, base64 under the metadata's "events" (re-serialized JSON, still
+    replayable). Raises ValueError when they cannot be read."""
+    kept = []
+    for entry in meta.get("events", []):
+        try:
+            index = int(entry["index"])
+            if "raw" in entry:  # the older format
+                kept.append((index, base64.b64decode(entry["raw"], validate=True)))
+                continue
+            if events is None:
+                raise ValueError(f"its events object {meta.get('events_key')!r} is missing")
+            start, end = int(entry["start"]), int(entry["end"])
+            if not 0 <= start <= end <= len(events):
+                raise ValueError(f"event {index} lies outside its events object")
+            kept.append((index, events[start:end]))
+        except (KeyError, ValueError, TypeError) as exc:  # binascii.Error is a ValueError
+            raise ValueError(f"reject {meta.get('request_id', '?')}: a kept event is not readable ({exc})") from exc
+    return kept

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ingest import catalog, layout, manage
+from ingest import catalog, jsonslices, layout, manage
 from ingest.auth import Authenticator, Principal, check_scope
 from ingest.errors import BadRequest, IngestError, InternalError, MethodNotAllowed, Violation
 from ingest.family import EventOutcome, Family, Outcome, Record, Response, Status
@@ -197,8 +197,11 @@ class Pipeline:
     # --- rejects --------------------------------------------------------------------------------
 
     def reject_key(self, request: Request, principal: Principal) -> RejectKey:
-        """Where a reject of this request is kept (ingest.layout)."""
-        return RejectKey.of(principal.tenant, self.endpoint.name, request.received_at, request.request_id)
+        """Where a reject of this request is kept (ingest.layout): named by its content, so a retry
+        of the same bytes overwrites it instead of keeping a second copy."""
+        name = layout.reject_name(principal.tenant, self.endpoint.name, request.method, request.path,
+                                  request.wire_body, request.replay_of)
+        return RejectKey.of(principal.tenant, self.endpoint.name, request.received_at, name)
 
     def reject_prefix(self, request: Request, principal: Principal) -> str:
         return self.reject_key(request, principal).stem
@@ -214,13 +217,16 @@ class Pipeline:
 
     def _keep_rejects(self, request, principal, body: bytes, raw_events: list, errors: dict, deadline) -> str:
         violations = [violation for index in sorted(errors) for violation in errors[index]]
-        if self.family.all_or_nothing:
+        slices = None if self.family.all_or_nothing else event_slices(body, len(raw_events))
+        if slices is None:
             return self._keep_body_reject(request, principal, body, violations, deadline)
-        # Partial acceptance: keep only the rejected events, so the accepted ones' dropped fields are
-        # not kept anywhere.
+        # Partial acceptance: keep only the rejected events, each as the bytes the client sent for
+        # it, so the accepted ones' dropped fields are not kept anywhere.
         key = self.reject_key(request, principal)
-        rejected = {index: raw_events[index] for index in sorted(errors)}
-        self.store.put_objects(layout.events_reject(key, self._reject_meta(key, request, violations), rejected), deadline)
+        rejected = {index: slices[index] for index in sorted(errors)}
+        event_errors = {index: [violation.as_dict() for violation in errors[index]] for index in rejected}
+        self.store.put_objects(layout.events_reject(key, self._reject_meta(key, request, violations), body, rejected,
+                                                    event_errors), deadline)
         return key.json_key
 
     # --- edges ----------------------------------------------------------------------------------
@@ -266,3 +272,15 @@ class Pipeline:
         """An API Gateway proxy answer in this endpoint's dialect for an error found before the handler ran
         (the local gateway's framing checks): the same headers the pipeline puts on every answer."""
         return self._to_apigw(self.family.render_error(error), request_id)
+
+
+def event_slices(body: bytes, count: int) -> list[tuple[int, int]] | None:
+    """Where each of a request's `count` events sits in its decoded body: the elements of a
+    top-level array, or the whole body when it is the one event itself. None when the events sit
+    elsewhere (an envelope object): the whole body is kept then, byte for byte, as for an
+    all-or-nothing family."""
+    try:
+        slices = jsonslices.array_slices(body)
+    except ValueError:
+        return [(0, len(body))] if count == 1 else None
+    return slices if len(slices) == count else None

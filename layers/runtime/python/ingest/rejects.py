@@ -1,14 +1,22 @@
 """The reject store as an operator uses it: find, read and export rejects; archive replayed ones.
 
-The pipeline writes one reject per request that had a rejected event, laid out by ingest.layout:
+The pipeline writes one reject per request content that had a rejected event, laid out (and named)
+by ingest.layout:
 
-    rejects/tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<request id>.json   metadata: errors (index, path,
+    rejects/tenant=<t>/endpoint=<e>/date=<YYYY-MM-DD>/<name>.json   metadata: errors (index, path,
         message), endpoint, family, tenant, request id, received time, method, path, path parameters,
         the request headers worth keeping (never the credentials)
-    rejects/.../<request id>.body   the body byte for byte, when the whole request was rejected
+    rejects/.../<name>.body   the body byte for byte, when the whole request was rejected
         (all-or-nothing families, or a body that could not be used at all)
+    rejects/.../<name>.events   partial-acceptance families: only the rejected events, each the
+        bytes the client sent for it (its slice of the decoded body), one JSON object a line with its
+        errors beside it: {"index": 3, "errors": [...], "event": <the bytes as sent>}; the metadata's
+        "events" says where each event's bytes sit in it (index, start, end). Rejects written before
+        this kept them base64 under "events" in the metadata; they are still read and replayed.
+    rejects/.../<request id>.request   names <name>.json: how an X-Request-Id finds its reject
 
-Partial-acceptance families keep only the rejected events, base64 under "events" in the metadata.
+<name> is the content address of the request (a retry of the same bytes overwrites the same
+reject); rejects of the older layout are named after their request id and are found by it too.
 A replayed reject moves to `replayed/` (same layout), its metadata extended with what the replay
 did, so it cannot be replayed again by mistake and nothing is ever lost.
 
@@ -19,8 +27,6 @@ what an operator edits before `rejects replay --from`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -50,10 +56,11 @@ class Reject:
     key: RejectKey
     meta: dict
     _body: bytes | None = None
+    _events: bytes | None = None  # the events object of a partial reject (loaded with it)
 
     @property
     def request_id(self) -> str:
-        return self.meta.get("request_id", self.key.request_id)
+        return self.meta.get("request_id", self.key.name)
 
     @property
     def tenant(self) -> str:
@@ -77,14 +84,12 @@ class Reject:
         return "body_key" in self.meta
 
     def rejected_events(self) -> list[tuple[int, bytes]]:
-        """(index, raw JSON bytes) of each rejected event kept in the metadata (partial families)."""
-        events = []
-        for entry in self.meta.get("events", []):
-            try:
-                events.append((int(entry["index"]), base64.b64decode(entry["raw"], validate=True)))
-            except (KeyError, ValueError, TypeError, binascii.Error) as exc:
-                raise ValueError(f"reject {self.key.json_key}: a kept event is not readable ({exc})") from exc
-        return events
+        """(index, the bytes the client sent for it) of each rejected event of a partial reject
+        (ingest.layout.kept_events; a reject of the older format gives its re-serialized JSON)."""
+        try:
+            return layout.kept_events(self.meta, self._events)
+        except ValueError as exc:
+            raise ValueError(f"reject {self.key.json_key}: {exc}") from exc
 
     def matches(self, text: str) -> bool:
         needle = text.lower()
@@ -151,7 +156,8 @@ class RejectStore:
             meta = json.loads(raw)
         except ValueError as exc:
             raise ValueError(f"reject {key.json_key} is not JSON ({exc})") from exc
-        return Reject(key, meta)
+        events = self.store.get_object(meta["events_key"]) if isinstance(meta.get("events_key"), str) else None
+        return Reject(key, meta, _events=events)
 
     def load_many(self, keys: Iterable[RejectKey]) -> list[Reject]:
         with ThreadPoolExecutor(self.workers) as pool:
@@ -175,17 +181,35 @@ class RejectStore:
 
     def find(self, reference: str, *, tenant: str | None = None) -> Reject:
         """A reject by its S3 key (either area) or its request id (`X-Request-Id`). The live one
-        (rejects/) wins over an archived one (replayed/)."""
+        (rejects/) wins over an archived one (replayed/). With `tenant`, only that tenant's rejects
+        count: a key of another tenant is not found, whatever its path says."""
         parsed = RejectKey.parse(reference)
+        if parsed is not None and tenant is not None and parsed.tenant != tenant:
+            raise RejectNotFound(reference)
         candidates = [parsed.moved(REJECTS), parsed.moved(REPLAYED)] if parsed else []
         if not candidates:
-            for area in AREAS:
-                candidates += [key for key in self.keys(area=area, tenant=tenant) if key.request_id == reference]
+            candidates = self._named(reference, tenant)
         for key in candidates:
             reject = self.load(key)
             if reject is not None:
                 return reject
         raise RejectNotFound(reference)
+
+    def _named(self, request_id: str, tenant: str | None) -> list[RejectKey]:
+        """The rejects a request id names: through its pointer object (ingest.layout.request_pointer),
+        or, for a reject of the older layout, its own name."""
+        found: list[RejectKey] = []
+        for area in AREAS:
+            for object_key in self.store.object_keys(layout.reject_search_prefix(area, tenant)):
+                if layout.pointed_request(object_key) == request_id:
+                    target = RejectKey.parse((self.store.get_object(object_key) or b"").decode("utf-8", "replace"))
+                    if target is not None and (tenant is None or target.tenant == tenant):
+                        found += [target.moved(REJECTS), target.moved(REPLAYED)]
+                else:
+                    parsed = RejectKey.parse(object_key)
+                    if parsed is not None and parsed.name == request_id:
+                        found.append(parsed)
+        return list(dict.fromkeys(found))
 
     def body(self, reject: Reject) -> bytes | None:
         if reject._body is None and reject.whole_request:
@@ -202,12 +226,17 @@ class RejectStore:
         if body is not None:
             meta["body_key"] = target.body_key
             objects.append((target.body_key, body, layout.BODY_CONTENT_TYPE))
+        if reject._events is not None:
+            meta["events_key"] = target.events_key
+            objects.append((target.events_key, reject._events, layout.EVENTS_CONTENT_TYPE))
         objects.append((target.json_key, json.dumps(meta).encode(), layout.META_CONTENT_TYPE))
         self.store.put_objects(objects, Deadline(60))
         if reject.key.area == REJECTS:
             stale = [reject.key.json_key]
             if body is not None:
                 stale.append(reject.key.body_key)
+            if reject._events is not None:
+                stale.append(reject.key.events_key)
             self.store.delete_objects(stale)
         reject.key, reject.meta = target, meta
         return target

@@ -213,6 +213,7 @@ class Replayer:
             query={},
             wire_body=body,
             received_at=received_at,
+            replay_of=reject.key.live_key,
         )
 
     def _envelope(self, reject: Reject, body: bytes) -> tuple[Any, list] | None:
@@ -245,7 +246,8 @@ class Replayer:
     def export(self, reject: Reject) -> list[dict]:
         """NDJSON lines of a reject: one per event (all of a whole-request reject's events, since
         none of them was stored; the rejected ones of a partial one), or one with the body when it
-        was not usable JSON."""
+        was not usable JSON. A partial reject's line also carries `raw`, the event as the client
+        sent it, as text (for reading; a replay from edited lines takes `event`)."""
         meta = reject.meta
         base = {
             "reject": reject.key.live_key,
@@ -265,10 +267,14 @@ class Replayer:
                 {"path": error.get("path", ""), "message": error.get("message", "")}
             )
         if not reject.whole_request:
-            return [
-                {**base, "index": index, "errors": by_index.get(index, []), "event": json.loads(raw)}
-                for index, raw in reject.rejected_events()
-            ]
+            try:
+                return [
+                    {**base, "index": index, "errors": by_index.get(index, []), "event": json.loads(raw),
+                     "raw": raw.decode("utf-8")}
+                    for index, raw in reject.rejected_events()
+                ]
+            except ValueError as exc:
+                raise ReplayError(str(exc)) from exc
         body = self.rejects.body(reject)
         if body is None:
             raise ReplayError(f"reject {reject.key.json_key}: its body object is missing")
@@ -295,7 +301,10 @@ class Replayer:
             if body is None:
                 raise ReplayError(f"reject {reject.key.json_key}: its body object is missing")
             return self._pin_ids(reject, body)
-        events = reject.rejected_events()
+        try:
+            events = reject.rejected_events()
+        except ValueError as exc:
+            raise ReplayError(str(exc)) from exc
         if self.pipeline(reject.endpoint).limits.max_events == 1:  # a single-event route takes the object
             body = events[0][1]
         else:
@@ -356,7 +365,7 @@ class Replayer:
         parsed = RejectKey.parse(reference)
         if reject is None:
             return ReplayResult(
-                parsed.live_key if parsed else reference, parsed.request_id if parsed else reference,
+                parsed.live_key if parsed else reference, parsed.name if parsed else reference,
                 parsed.tenant if parsed else "", parsed.endpoint if parsed else "", "missing",
                 "no such reject in rejects/ or replayed/ (was its object deleted?); nothing replayed",
             )

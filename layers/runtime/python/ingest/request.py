@@ -25,6 +25,7 @@ class Request:
     query: dict[str, str]
     wire_body: bytes  # as received (possibly gzip)
     received_at: datetime
+    replay_of: str = ""  # a replay's: the reject it replays (so its own reject is named apart)
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
