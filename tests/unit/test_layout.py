@@ -116,15 +116,26 @@ def test_an_event_item_reads_back_as_the_event_it_was_built_from():
     assert stored == StoredEvent(
         tenant="acme", family="cost", stream="Datadog", id="evt-1", event_time_ms=1_708_689_600_000,
         received_at="2024-03-10T23:00:01.234567Z", request_id="req-1", endpoint="cost_events",
-        payload={"id": "evt-1", "metrics": [{"value": 1}]}, attributes={"service": "s3", "namespace": "n"},
+        payload=built.payload, attributes={"service": "s3", "namespace": "n"},
         expires_at=1_712_703_601,
     )
+    assert stored.document() == {"id": "evt-1", "metrics": [{"value": 1}]}
     assert stored.event_time == "2024-02-23T12:00:00.000Z"
-    assert stored.as_dict() == {
+    assert orjson.loads(orjson.dumps(stored.as_dict())) == {
         "tenant": "acme", "family": "cost", "stream": "Datadog", "id": "evt-1", "event_time": "2024-02-23T12:00:00.000Z",
         "received_at": "2024-03-10T23:00:01.234567Z", "request_id": "req-1", "endpoint": "cost_events",
         "attributes": {"service": "s3", "namespace": "n"}, "event": {"id": "evt-1", "metrics": [{"value": 1}]},
     }
+
+
+def test_a_stored_event_is_its_payload_bytes_verbatim_never_reparsed():
+    # issue 11 item 6: orjson.loads in StoredEvent.of failed on 1e400 and made 2**70+1 a float
+    exact = b'{"id":"n","huge":1e400,"big":1180591620717411303425,"tenth":0.1}'
+    item = items().item(ItemKey("p", "n"), record(payload=exact))
+    stored = StoredEvent.of(item)
+    assert stored.payload == exact
+    assert orjson.dumps({"event": stored.event}) == b'{"event":' + exact + b"}"
+    assert exact in orjson.dumps(stored.as_dict())
 
 
 def test_the_core_attributes_are_the_event_items_own_and_never_a_family_attribute():

@@ -206,7 +206,9 @@ class StoredEvent:
     received_at: str
     request_id: str
     endpoint: str
-    payload: object  # the event as stored, parsed
+    # The event's bytes as stored: what the client's event was, kept verbatim (never re-serialized:
+    # a family may store numbers a float cannot hold, e.g. 1e400 or 2**70+1, digit for digit).
+    payload: bytes | None
     attributes: dict[str, str] = field(default_factory=dict)  # the strings the family added
     expires_at: int | None = None
 
@@ -221,7 +223,7 @@ class StoredEvent:
             received_at=item.get("received_at", {}).get("S", ""),
             request_id=item.get("request_id", {}).get("S", ""),
             endpoint=item.get("endpoint", {}).get("S", ""),
-            payload=orjson.loads(item["payload"]["B"]) if "payload" in item else None,
+            payload=bytes(item["payload"]["B"]) if "payload" in item else None,
             attributes={name: value["S"] for name, value in item.items() if name not in CORE_ATTRIBUTES and "S" in value},
             expires_at=int(item["expires_at"]["N"]) if "expires_at" in item else None,
         )
@@ -230,8 +232,18 @@ class StoredEvent:
     def event_time(self) -> str:
         return iso_ms(self.event_time_ms)
 
+    @property
+    def event(self) -> orjson.Fragment | None:
+        """The event to embed in an orjson answer: the stored bytes verbatim, not parsed and re-dumped."""
+        return None if self.payload is None else orjson.Fragment(self.payload)
+
+    def document(self) -> object:
+        """The event parsed, for a family that reads its own fields back (its payload is plain JSON
+        it wrote itself); a float-unsafe number comes back as a float or fails, so never answer with it."""
+        return None if self.payload is None else orjson.loads(self.payload)
+
     def as_dict(self) -> dict:
-        """The operator's view (`events list --json`)."""
+        """The operator's view (`events list --json`, dumped with orjson: the event verbatim)."""
         return {
             "tenant": self.tenant,
             "family": self.family,
@@ -242,7 +254,7 @@ class StoredEvent:
             "request_id": self.request_id,
             "endpoint": self.endpoint,
             "attributes": self.attributes,
-            "event": self.payload,
+            "event": self.event,
         }
 
 

@@ -76,7 +76,7 @@ class OpsReadFamily(OpsFamily):
 
     @staticmethod
     def _entry(wanted: str, stored: StoredEvent, now_ms: int) -> dict:
-        event = stored.payload
+        event = stored.document()  # the ops family's own canonical JSON: its fields for the entry
         problem = stored.attributes.get("kind") == "problem"
         end = int(stored.attributes.get("open_until", 0)) if problem else int(event.get("end", stored.event_time_ms))
         entry = {
@@ -85,7 +85,7 @@ class OpsReadFamily(OpsFamily):
             "startTime": stored.event_time_ms,
             "endTime": end,
             "eventStatus": "OPEN" if end > now_ms else "CLOSED",
-            "event": event,
+            "event": stored.event,  # the stored bytes verbatim
             "receivedAt": stored.received_at,
             "requestId": stored.request_id,
         }
