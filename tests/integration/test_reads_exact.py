@@ -5,6 +5,7 @@ exactly, never serve an item past its expiry, see an ops event at once, and surv
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from click.testing import CliRunner
@@ -68,3 +69,66 @@ def test_logs_read_back_and_events_list_return_the_stored_numbers_exactly(aws_en
     table = runner.invoke(main, ["events", "list", "--tenant", tenant, "--family", "logs", "--endpoint-url",
                                  aws_endpoint], catch_exceptions=False)
     assert table.exit_code == 0 and "numbers-1" in table.output
+
+
+# --- 2. one expiry rule: an expired item is never served -------------------------------------------
+
+
+def expire(store, pk: str, sk: str) -> None:
+    """What DynamoDB may leave for ~48 h: the item, its expiry in the past."""
+    store.dynamodb.update_item(TableName=store.settings.events_table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                               UpdateExpression="SET expires_at = :past",
+                               ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 60)}})
+
+
+def test_an_item_past_its_expiry_is_never_read_back_listed_or_deleted(aws_endpoint, store, new_key, http_event):
+    # Given two log events of a dataset, one of them past its expiry but not yet removed by TTL
+    key, tenant = new_key()
+    dataset = f"ttl-{uuid.uuid4().hex[:8]}"
+    body = json.dumps([{"id": "live", "time": "2024-03-10T23:00:00Z"},
+                       {"id": "gone", "time": "2024-03-10T23:00:00Z"}]).encode()
+    assert raw_handle("logs_events", http_event("logs_events", body, {"x-api-key": key}, f"/v1/{dataset}"))[0] == 202
+    expire(store, f"{tenant}#logs#{dataset}", "id:gone")
+    # When each is read back by id
+    def read(event_id: str) -> int:
+        event = http_event("read_logs_event", b"", {"x-api-key": key}, f"/v1/{dataset}/events/{event_id}")
+        return raw_handle("read_logs_event", event)[0]
+    # Then the expired one is absent, as delete and dedup see it
+    assert (read("live"), read("gone")) == (200, 404)
+    # And the listing (by stream: the index; without: a scan) shows only the live one
+    runner = CliRunner()
+    for extra in ([], ["--stream", dataset]):
+        result = runner.invoke(main, ["events", "list", "--tenant", tenant, "--family", "logs", "--json", *extra,
+                                      "--endpoint-url", aws_endpoint], catch_exceptions=False)
+        assert [json.loads(line)["id"] for line in result.output.splitlines()] == ["id:live"]
+
+
+def test_a_time_range_delete_counts_only_live_items_and_an_expired_problem_is_not_read(
+        aws_endpoint, store, new_key, http_event):
+    # Given DataHub events of one provider, one expired
+    key, tenant = new_key()
+    provider = f"P{uuid.uuid4().hex[:8]}"
+    bearer = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    body = json.dumps({"events": [{"provider": provider, "id": f"e{n}", "time": "2024-03-10T23:00:00Z"}
+                                  for n in range(3)]}).encode()
+    assert raw_handle("datahub_events", http_event("datahub_events", body, bearer))[0] == 201
+    expire(store, f"{tenant}#datahub#{provider}", "e0")
+    # When the whole range is deleted
+    everything = json.dumps({"dataset": provider, "startTime": "2024-01-01T00:00:00Z",
+                             "endTime": "2025-01-01T00:00:00Z"}).encode()
+    status, answer = raw_handle("delete_datahub_events", http_event("delete_datahub_events", everything, bearer))
+    # Then the expired event was already absent: two deleted
+    assert status == 200 and json.loads(answer)["deleted"] == 2
+    # And an ops problem whose events expired is not found by its correlation id (ByPrefix)
+    token = {"Authorization": f"Api-Token {key}"}
+    status, answer = raw_handle("ops_events", with_key(load_event("ops_events", "valid_error_event"), token))
+    [correlation_id] = json.loads(answer)["storedCorrelationIds"]
+    read = http_event("read_ops_event", b"", token, f"/api/v1/events/{correlation_id}")
+    assert raw_handle("read_ops_event", read)[0] == 200
+    [item] = store.dynamodb.query(
+        TableName=store.settings.events_table, KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": {"S": f"{tenant}#ops#ERROR_EVENT"},
+                                   ":p": {"S": f"problem#{correlation_id}#"}})["Items"]
+    expire(store, item["pk"]["S"], item["sk"]["S"])
+    assert raw_handle("read_ops_event", read)[0] == 404
+

@@ -174,6 +174,11 @@ def test_an_item_is_live_only_while_its_expiry_is_after_now(expires, live):
     assert layout.is_live({"pk": {"S": "p"}, "sk": {"S": "s"}, "expires_at": {"N": str(expires)}}, NOW_S) is live
 
 
+def test_an_item_without_an_expiry_is_live_as_the_write_conditions_see_it():
+    # keep_first / newer_wins: `expires_at <= :now` is false for a missing attribute, so it blocks
+    assert layout.is_live({"pk": {"S": "p"}, "sk": {"S": "s"}}, NOW_S) is True
+
+
 def test_the_liveness_lookup_projects_what_the_rule_reads():
     item = items().item(ItemKey("p", "s"), record())
     projected = {name: item[name] for name in layout.LIVENESS_PROJECTION.split(", ")}

@@ -146,8 +146,10 @@ def newer_wins(now_s: int, received_at: datetime) -> tuple[str, dict]:
 
 def is_live(item: dict, now_s: int) -> bool:
     """The one liveness rule: an item counts as stored while its expiry is after `now_s` (epoch
-    seconds). DynamoDB deletes expired items up to ~48 h late; until then they are gone to us."""
-    return int(item["expires_at"]["N"]) > now_s
+    seconds). DynamoDB deletes expired items up to ~48 h late; until then they are gone to us: read,
+    delete and dedup all ask this. An item without an expiry never expires (as the write conditions
+    `keep_first` and `newer_wins` see it: `expires_at <= :now` is false when it is absent)."""
+    return "expires_at" not in item or int(item["expires_at"]["N"]) > now_s
 
 
 # --- event items -----------------------------------------------------------------------------------

@@ -72,7 +72,8 @@ def find(reader: EventReader, lookup: Lookup, deadline: Deadline) -> StoredEvent
 
 def read_event(family: Family, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
     """RouteKind.READ: the first lookup that finds the event answers; none: 404 in the dialect."""
-    reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family)
+    reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family,
+                         _epoch_seconds(request.received_at))
     for lookup in family.lookups(request):
         stored = find(reader, lookup, deadline)
         if stored is not None:
@@ -96,7 +97,8 @@ def delete_events(family: Family, request: Request, principal: Principal, store:
                   deadline: Deadline) -> Response:
     """RouteKind.DELETE: effective at once; ids none of which is stored for the tenant are a 404."""
     ask = family.delete_request(request)
-    reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family)
+    reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family,
+                         _epoch_seconds(request.received_at))
     if ask.ids is not None:
         ids = list(dict.fromkeys(ask.ids))
         keys = {event_id: reader.key(ask.stream, event_id) for event_id in ids}

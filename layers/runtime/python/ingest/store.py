@@ -332,8 +332,8 @@ class Store:
         `sk_prefix`, by dedup-key prefix (the table itself, consistent). Paginated lazily."""
         kwargs: dict = {"TableName": self.settings.events_table, "ScanIndexForward": not newest_first}
         kwargs.update(layout.partition_query(pk, start_ms=start_ms, end_ms=end_ms, sk_prefix=sk_prefix))
-        if keys_only:
-            kwargs["ProjectionExpression"] = layout.KEY_PROJECTION
+        if keys_only:  # the key and the expiry: a reader tells a live item from an expired one
+            kwargs["ProjectionExpression"] = layout.LIVENESS_PROJECTION
         returned = 0
         while True:
             if limit is not None:
