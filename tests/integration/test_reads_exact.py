@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from cli.__main__ import main
 from ingest import catalog
 from ingest.pipeline import Pipeline
+from ingest.store import Store
 from local.context import LocalContext
 from tests.conftest import load_event
 
@@ -132,3 +133,39 @@ def test_a_time_range_delete_counts_only_live_items_and_an_expired_problem_is_no
     expire(store, item["pk"]["S"], item["sk"]["S"])
     assert raw_handle("read_ops_event", read)[0] == 404
 
+
+# --- 3. an ops event is readable the moment it was answered ---------------------------------------
+
+
+class LaggingIndex(Store):
+    """DynamoDB as it may be right after a write: the event-time index (eventually consistent) has
+    not caught up yet; the table itself (consistent reads) has."""
+
+    def query_events(self, pk, deadline, *, sk_prefix=None, **kwargs):
+        if sk_prefix is None:
+            return iter(())
+        return super().query_events(pk, deadline, sk_prefix=sk_prefix, **kwargs)
+
+
+def test_an_ops_stored_id_reads_back_at_once_from_the_table_not_the_index(aws_endpoint, settings, new_key,
+                                                                          http_event):
+    key, tenant = new_key()
+    token = {"Authorization": f"Api-Token {key}"}
+    status, answer = raw_handle("ops_events", with_key(load_event("ops_events", "valid_custom_info"), token))
+    assert status == 200, answer
+    answer = json.loads(answer)
+    [stored_id], [event_id] = answer["storedIds"], answer["storedEventIds"]
+    # When it is read back while the index lags behind
+    read = Pipeline(catalog.get("read_ops_event"), settings, LaggingIndex(settings))
+    event = http_event("read_ops_event", b"", token, f"/api/v1/events/{stored_id}")
+    response = read.handle(event, LocalContext("read_ops_event", "r"))
+    # Then it is found: its item is keyed by its event id
+    assert response["statusCode"] == 200, response["body"]
+    entry = json.loads(response["body"])
+    assert entry["id"] == stored_id and entry["eventType"] == "CUSTOM_INFO"
+    # And another start, or another id, is not it
+    start = stored_id.split("_")[1]
+    for wrong in (f"{event_id}_{int(start) + 1}", f"{event_id + 1}_{start}"):
+        missing = read.handle(http_event("read_ops_event", b"", token, f"/api/v1/events/{wrong}"),
+                              LocalContext("read_ops_event", "r"))
+        assert missing["statusCode"] == 404
