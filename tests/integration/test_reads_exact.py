@@ -169,3 +169,57 @@ def test_an_ops_stored_id_reads_back_at_once_from_the_table_not_the_index(aws_en
         missing = read.handle(http_event("read_ops_event", b"", token, f"/api/v1/events/{wrong}"),
                               LocalContext("read_ops_event", "r"))
         assert missing["statusCode"] == 404
+
+
+# --- 4. a change of stream_shards keeps the streams already written --------------------------------
+
+
+def test_a_stream_keeps_its_first_shard_count_when_stream_shards_changes(aws_endpoint, new_key, http_event):
+    from ingest.settings import Settings
+
+    # Given DataHub events written while streams had one shard
+    key, tenant = new_key()
+    bearer = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    old, new = f"Old{uuid.uuid4().hex[:8]}", f"New{uuid.uuid4().hex[:8]}"
+    ids = [f"e{n}" for n in range(8)]
+
+    def body(provider: str) -> bytes:
+        return json.dumps({"events": [{"provider": provider, "id": event_id, "time": "2024-03-10T23:00:00Z"}
+                                      for event_id in ids]}).encode()
+
+    def run(settings, endpoint: str, payload: bytes, path: str | None = None) -> tuple[int, dict]:
+        status, answer = raw_handle(endpoint, http_event(endpoint, payload, bearer, path), settings)
+        return status, json.loads(answer)
+
+    one, four = Settings(), Settings(stream_shards={"datahub": 4})  # fresh processes: nothing cached
+    assert run(one, "datahub_events", body(old))[0] == 201
+    store = Store(one)
+
+    def partitions_of(provider: str) -> dict[str, int]:
+        counts = {}
+        for pk in [f"{tenant}#datahub#{provider}", *(f"{tenant}#datahub#{provider}#{n}" for n in range(4))]:
+            count = store.dynamodb.query(TableName=one.events_table, KeyConditionExpression="pk = :pk",
+                                         ExpressionAttributeValues={":pk": {"S": pk}})["Count"]
+            if count:
+                counts[pk.removeprefix(f"{tenant}#datahub#")] = count
+        return counts
+
+    # When the deployment changes to 4 shards
+    # Then a resend of the old stream is the same items (dedup holds), in its one partition
+    assert run(four, "datahub_events", body(old))[0] == 201
+    assert partitions_of(old) == {old: 8}
+    # And each is read back by id
+    status, answer = run(four, "read_datahub_event", b"", f"/datahub/v1/events/e3?provider={old}")
+    assert status == 200 and answer["event"]["id"] == "e3"
+    # And a new stream is spread over the 4 shards
+    assert run(four, "datahub_events", body(new))[0] == 201
+    assert sum(partitions_of(new).values()) == 8 and len(partitions_of(new)) > 1 and new not in partitions_of(new)
+    # And deletes by id and by time range find the old stream's events
+    status, answer = run(four, "delete_datahub_events", json.dumps({"dataset": old, "eventIds": ["e0", "e1"]}).encode())
+    assert status == 200 and answer["deleted"] == 2
+    everything = {"startTime": "2024-01-01T00:00:00Z", "endTime": "2025-01-01T00:00:00Z"}
+    status, answer = run(four, "delete_datahub_events", json.dumps({"dataset": old, **everything}).encode())
+    assert status == 200 and answer["deleted"] == 6 and partitions_of(old) == {}
+    # And going back to one shard keeps the new stream's four
+    status, answer = run(one, "delete_datahub_events", json.dumps({"dataset": new, **everything}).encode())
+    assert status == 200 and answer["deleted"] == 8

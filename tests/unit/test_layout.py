@@ -577,3 +577,22 @@ def test_the_layout_names_no_family_and_no_vendor():
         "datahub", "doit", "dashdive", "baselime", "dynatrace", "problem", "problems"}
     text = OWNER.read_text().lower()
     assert {word for word in words if re.search(rf"\b{re.escape(word)}\b", text)} == set()
+
+
+# --- stream shard counts ------------------------------------------------------------------------------
+
+
+def test_each_stream_is_partitioned_by_its_recorded_shard_count():
+    # issue 11 item 6: a change of stream_shards moved the shard of the events already stored
+    partitions = Partitions("acme", "cost", 4, {"Old": 1})
+    assert partitions.key("Old", "k") == ItemKey("acme#cost#Old", "k") and partitions.of("Old") == ["acme#cost#Old"]
+    assert partitions.key("New", "k").pk == f"acme#cost#New#{zlib.crc32(b'k') % 4}" and len(partitions.of("New")) == 4
+
+
+def test_a_shard_record_is_under_a_partition_no_event_can_have():
+    key = layout.shard_record_key("acme", "cost", "Datadog")
+    assert key == ItemKey("~shards#acme#cost#Datadog", "shards")
+    assert not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", key.pk.split("#")[0])  # no tenant starts with ~
+    put = layout.shard_record(key, 4, RECEIVED)
+    assert put["ConditionExpression"] == "attribute_not_exists(pk)" and "expires_at" not in put["Item"]
+    assert layout.recorded_shards(put["Item"]) == 4 and not layout.is_event(put["Item"])

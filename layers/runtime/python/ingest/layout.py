@@ -4,7 +4,10 @@ Events table (ingest.schema.EVENTS):
 
     pk = <tenant>#<family>#<stream>[#<shard>]   the stream is the family's (a provider, a dataset, an
                                                 event type); the shard (crc32 of the dedup key) only
-                                                when the family has more than one (stream_shards)
+                                                when the stream has more than one (stream_shards,
+                                                as recorded at the stream's first write)
+    pk = ~shards#<tenant>#<family>#<stream>,    the stream's shard count (immutable)
+    sk = shards
     sk = <dedup key>                            so a duplicate can never become a second item
 
 An event item carries tenant, family, stream, endpoint, event_time (epoch ms, the by_event_time
@@ -95,24 +98,55 @@ class Partitions:
     """The partitions of one tenant's family: `<tenant>#<family>#<stream>[#<shard>]`.
 
     Reads by dedup key go straight to the event's shard (`key`); time-range reads fan out over
-    every shard of the stream (`of`)."""
+    every shard of the stream (`of`). A stream's shard count is the one recorded at its first write
+    (`stream_shards`, from its shard record); `shards` (the configured count) is for a stream not
+    recorded yet."""
 
-    __slots__ = ("prefix", "shards")
+    __slots__ = ("prefix", "shards", "stream_shards")
 
-    def __init__(self, tenant: str, family: str, shards: int = 1) -> None:
+    def __init__(self, tenant: str, family: str, shards: int = 1, stream_shards: Mapping[str, int] | None = None) -> None:
         self.prefix = f"{tenant}#{family}#"
         self.shards = shards
+        self.stream_shards = stream_shards or {}
+
+    def count(self, stream: str) -> int:
+        return self.stream_shards.get(stream, self.shards)
 
     def key(self, stream: str, dedup_key: str) -> ItemKey:
-        if self.shards == 1:
+        shards = self.count(stream)
+        if shards == 1:
             return ItemKey(self.prefix + stream, dedup_key)
-        return ItemKey(f"{self.prefix}{stream}#{shard_of(dedup_key, self.shards)}", dedup_key)
+        return ItemKey(f"{self.prefix}{stream}#{shard_of(dedup_key, shards)}", dedup_key)
 
     def of(self, stream: str) -> list[str]:
         """Every partition a stream's events may be in (one per shard)."""
-        if self.shards == 1:
+        shards = self.count(stream)
+        if shards == 1:
             return [self.prefix + stream]
-        return [f"{self.prefix}{stream}#{shard}" for shard in range(self.shards)]
+        return [f"{self.prefix}{stream}#{shard}" for shard in range(shards)]
+
+
+# A stream's shard count, fixed at its first write: one immutable item per stream, under a partition
+# no event can have (a tenant never starts with "~"). The shard of an event is crc32(dedup key) %
+# count, so a count that changed under a stream would lose its events to reads, dedup and delete.
+SHARD_RECORD_SK = "shards"
+
+
+def shard_record_key(tenant: str, family: str, stream: str) -> ItemKey:
+    return ItemKey(f"~shards#{tenant}#{family}#{stream}", SHARD_RECORD_SK)
+
+
+def shard_record(key: ItemKey, shards: int, recorded_at: datetime) -> dict:
+    """PutItem arguments: record the count unless the stream has one already (the first writer wins;
+    the record never expires: it outlives the events it describes)."""
+    return {
+        "Item": {**key.wire(), "shards": {"N": str(shards)}, "recorded_at": {"S": iso_utc(recorded_at)}},
+        "ConditionExpression": "attribute_not_exists(pk)",
+    }
+
+
+def recorded_shards(item: dict) -> int:
+    return int(item["shards"]["N"])
 
 
 # --- expiry ----------------------------------------------------------------------------------------

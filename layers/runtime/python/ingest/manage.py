@@ -112,7 +112,7 @@ def delete_events(family: Family, request: Request, principal: Principal, store:
                          _epoch_seconds(request.received_at))
     if ask.ids is not None:
         ids = list(dict.fromkeys(ask.ids))
-        keys = {event_id: reader.key(ask.stream, event_id) for event_id in ids}
+        keys = {event_id: reader.key(ask.stream, event_id, deadline) for event_id in ids}
         stored = store.existing(list(keys.values()), _epoch_seconds(request.received_at), deadline)
         found = [event_id for event_id, key in keys.items() if key in stored]
         if not found:

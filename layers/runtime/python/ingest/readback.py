@@ -35,13 +35,17 @@ class EventReader:
         self.tenant = tenant
         self.family = family
         self.shards = settings.shards(family)
-        self.partitions = layout.Partitions(tenant, family, self.shards)
 
-    def key(self, stream: str, dedup_key: str) -> ItemKey:
-        return self.partitions.key(stream, dedup_key)
+    def _partitions(self, stream: str, deadline: Deadline) -> layout.Partitions:
+        """The stream's partitions under the shard count recorded at its first write."""
+        shards = self.store.stream_shards(self.tenant, self.family, stream, self.shards, deadline, record=False)
+        return layout.Partitions(self.tenant, self.family, shards)
+
+    def key(self, stream: str, dedup_key: str, deadline: Deadline) -> ItemKey:
+        return self._partitions(stream, deadline).key(stream, dedup_key)
 
     def get(self, stream: str, dedup_key: str, deadline: Deadline) -> StoredEvent | None:
-        item = self.store.event(self.key(stream, dedup_key), deadline)
+        item = self.store.event(self.key(stream, dedup_key, deadline), deadline)
         # Keyed windows share the table; only events are read back.
         return StoredEvent.of(item) if item and self._served(item) else None
 
@@ -53,20 +57,20 @@ class EventReader:
                 limit: int | None = None) -> Iterator[StoredEvent]:
         """A stream's events by event time (bounds inclusive), shard after shard; `limit` is per
         shard (merge and cut the shards' lists for a global order)."""
-        for pk in self.partitions.of(stream):
+        for pk in self._partitions(stream, deadline).of(stream):
             for item in self.store.query_events(pk, deadline, start_ms=start_ms, end_ms=end_ms, limit=limit):
                 if self._served(item):
                     yield StoredEvent.of(item)
 
     def with_prefix(self, stream: str, sk_prefix: str, deadline: Deadline) -> Iterator[StoredEvent]:
         """A stream's events whose dedup key starts with `sk_prefix`, shard after shard."""
-        for pk in self.partitions.of(stream):
+        for pk in self._partitions(stream, deadline).of(stream):
             for item in self.store.query_events(pk, deadline, sk_prefix=sk_prefix):
                 if self._served(item):
                     yield StoredEvent.of(item)
 
     def keys_between(self, stream: str, start_ms: int, end_ms: int, deadline: Deadline) -> Iterator[ItemKey]:
-        for pk in self.partitions.of(stream):
+        for pk in self._partitions(stream, deadline).of(stream):
             for item in self.store.query_events(pk, deadline, start_ms=start_ms, end_ms=end_ms, keys_only=True):
                 if layout.is_live(item, self.now_s):  # an expired item is absent: not deleted, not counted
                     yield ItemKey.of(item)

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from functools import cached_property
 
 import boto3
@@ -30,6 +31,7 @@ from ingest.settings import Settings
 
 WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB refuses)
 READ_CHUNK = 100  # BatchGetItem's hard limit
+SHARD_COUNT_CACHE = 10_000  # streams whose shard count a process keeps (a few hundred KB at most)
 # Calls that may run at once (a batch's conditional puts): the process's pool and connection pool.
 PARALLEL_CALLS = 64
 _POOL = ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="aws")
@@ -117,6 +119,7 @@ class Deadline:
 class Store:
     def __init__(self, settings: Settings, dynamodb=None, s3=None) -> None:
         self.settings = settings
+        self._shard_counts: dict[ItemKey, int] = {}  # stream shard records read so far (immutable)
         if dynamodb is not None:
             self.__dict__["dynamodb"] = dynamodb
         if s3 is not None:
@@ -315,6 +318,32 @@ class Store:
             if opened is not None:
                 return window.new_id
         raise Unavailable("The problem could not be opened or refreshed; retry the request.")
+
+    # --- stream shard counts --------------------------------------------------------------------
+
+    def stream_shards(self, tenant: str, family: str, stream: str, configured: int, deadline: Deadline, *,
+                      record: bool) -> int:
+        """The stream's shard count as recorded at its first write, read once per process (it never
+        changes, so the hot path makes no call for it once cached). With `record` (a write), a stream
+        without one records `configured` first (a conditional put: two racing first writers agree on
+        the winner's); without (a read or delete), an unrecorded stream has never been written under
+        a record: `configured` it is, not cached, so a later first write is seen."""
+        key = layout.shard_record_key(tenant, family, stream)
+        cached = self._shard_counts.get(key)
+        if cached is not None:
+            return cached
+        item = self.event(key, deadline)
+        if item is None:
+            if not record:
+                return configured
+            put = layout.shard_record(key, configured, datetime.now(UTC))
+            if self._conditional(self.dynamodb.put_item, deadline, TableName=self.settings.events_table, **put) is None:
+                item = self.event(key, deadline)  # another writer recorded it first
+        shards = configured if item is None else layout.recorded_shards(item)
+        if len(self._shard_counts) >= SHARD_COUNT_CACHE:
+            self._shard_counts.clear()
+        self._shard_counts[key] = shards
+        return shards
 
     # --- read-back and delete -------------------------------------------------------------------
 
