@@ -209,15 +209,20 @@ def test_a_parser_failure_is_a_retryable_500_not_an_answer_without_validation(mo
 def test_a_streams_shard_count_is_read_once_per_process():
     # issue 11 item 6: the shard count recorded at a stream's first write, cached: no call per request after
     dynamodb = StubDynamoDB()
-    events_reads = []
-    real_get = dynamodb.get_item
+    events_reads = []  # calls about a shard record (its conditional put, or a read of it)
+    real_get, real_put = dynamodb.get_item, dynamodb.put_item
 
     def get_item(TableName, **kwargs):
         if TableName == SETTINGS.events_table:
             events_reads.append(kwargs["Key"])
         return real_get(TableName, **kwargs)
 
-    dynamodb.get_item = get_item
+    def put_item(**kwargs):
+        if kwargs["Item"]["pk"]["S"].startswith("~shards#"):
+            events_reads.append(kwargs["Item"]["pk"])
+        return real_put(**kwargs)
+
+    dynamodb.get_item, dynamodb.put_item = get_item, put_item
     pipeline = Pipeline(catalog.get("datahub_events"), SETTINGS, Store(SETTINGS, dynamodb=dynamodb, s3=StubS3()))
     first = pipeline.handle(load_event("datahub_events", "valid_guide_sample"))
     streams_seen = len(events_reads)  # one shard record per provider of the request

@@ -332,13 +332,20 @@ class Store:
         cached = self._shard_counts.get(key)
         if cached is not None:
             return cached
-        item = self.event(key, deadline)
-        if item is None:
-            if not record:
-                return configured
+        if record:
+            # One call whether or not the stream has a record: the put answers with the stored one
+            # when it is there already (ALL_OLD on a failed condition).
             put = layout.shard_record(key, configured, datetime.now(UTC))
-            if self._conditional(self.dynamodb.put_item, deadline, TableName=self.settings.events_table, **put) is None:
-                item = self.event(key, deadline)  # another writer recorded it first
+            [answer] = self._run(self.dynamodb.put_item, deadline, [dict(
+                TableName=self.settings.events_table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **put)],
+                conditional=True)
+            item = answer.item if isinstance(answer, ConditionNotMet) else None
+            if isinstance(answer, ConditionNotMet) and item is None:
+                item = self.event(key, deadline)  # an endpoint that does not return it
+        else:
+            item = self.event(key, deadline)
+            if item is None:
+                return configured
         shards = configured if item is None else layout.recorded_shards(item)
         if len(self._shard_counts) >= SHARD_COUNT_CACHE:
             self._shard_counts.clear()
