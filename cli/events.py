@@ -7,10 +7,10 @@ operator's command, fine for a look around, slow on a big table).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import click
+import orjson
 
 from cli.aws import Target, target_options
 from cli.rejects import _moment
@@ -26,7 +26,7 @@ LISTING_BUDGET_SECONDS = 600
 def _table(events: list[StoredEvent]) -> str:
     rows = [["EVENT TIME", "STREAM", "ID", "RECEIVED", "REQUEST", "EVENT"]]
     for event in events:
-        payload = json.dumps(event.payload, ensure_ascii=False, separators=(",", ":"))
+        payload = event.payload.decode("utf-8", "replace")  # the stored bytes, as they are
         rows.append([event.event_time, event.stream, event.id, event.received_at, event.request_id,
                      payload[:60] + ("…" if len(payload) > 60 else "")])
     widths = [min(72, max(len(row[i]) for row in rows)) for i in range(len(rows[0]))]
@@ -70,7 +70,8 @@ def list_events(target: Target, tenant: str, family: str, stream: str | None, si
     found = found[:limit]  # with shards, each shard gave up to `limit`: the oldest overall are kept
     if as_json:
         for event in found:
-            click.echo(json.dumps(event.as_dict(), ensure_ascii=False))
+            # orjson embeds the stored bytes verbatim: a number like 1e400 prints as it was sent
+            click.echo(orjson.dumps(event.as_dict()).decode())
         return
     if not found:
         click.echo(f"No {family} events for tenant {tenant!r}" + (f" in {stream!r}" if stream else "") + ".")

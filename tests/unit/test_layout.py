@@ -116,15 +116,26 @@ def test_an_event_item_reads_back_as_the_event_it_was_built_from():
     assert stored == StoredEvent(
         tenant="acme", family="cost", stream="Datadog", id="evt-1", event_time_ms=1_708_689_600_000,
         received_at="2024-03-10T23:00:01.234567Z", request_id="req-1", endpoint="cost_events",
-        payload={"id": "evt-1", "metrics": [{"value": 1}]}, attributes={"service": "s3", "namespace": "n"},
+        payload=built.payload, attributes={"service": "s3", "namespace": "n"},
         expires_at=1_712_703_601,
     )
+    assert stored.document() == {"id": "evt-1", "metrics": [{"value": 1}]}
     assert stored.event_time == "2024-02-23T12:00:00.000Z"
-    assert stored.as_dict() == {
+    assert orjson.loads(orjson.dumps(stored.as_dict())) == {
         "tenant": "acme", "family": "cost", "stream": "Datadog", "id": "evt-1", "event_time": "2024-02-23T12:00:00.000Z",
         "received_at": "2024-03-10T23:00:01.234567Z", "request_id": "req-1", "endpoint": "cost_events",
         "attributes": {"service": "s3", "namespace": "n"}, "event": {"id": "evt-1", "metrics": [{"value": 1}]},
     }
+
+
+def test_a_stored_event_is_its_payload_bytes_verbatim_never_reparsed():
+    # issue 11 item 6: orjson.loads in StoredEvent.of failed on 1e400 and made 2**70+1 a float
+    exact = b'{"id":"n","huge":1e400,"big":1180591620717411303425,"tenth":0.1}'
+    item = items().item(ItemKey("p", "n"), record(payload=exact))
+    stored = StoredEvent.of(item)
+    assert stored.payload == exact
+    assert orjson.dumps({"event": stored.event}) == b'{"event":' + exact + b"}"
+    assert exact in orjson.dumps(stored.as_dict())
 
 
 def test_the_core_attributes_are_the_event_items_own_and_never_a_family_attribute():
@@ -161,6 +172,11 @@ def test_expiry_is_the_moment_plus_the_retention():
 def test_an_item_is_live_only_while_its_expiry_is_after_now(expires, live):
     # DynamoDB deletes expired items up to ~48 h late: an item still there at its expiry is gone to us.
     assert layout.is_live({"pk": {"S": "p"}, "sk": {"S": "s"}, "expires_at": {"N": str(expires)}}, NOW_S) is live
+
+
+def test_an_item_without_an_expiry_is_live_as_the_write_conditions_see_it():
+    # keep_first / newer_wins: `expires_at <= :now` is false for a missing attribute, so it blocks
+    assert layout.is_live({"pk": {"S": "p"}, "sk": {"S": "s"}}, NOW_S) is True
 
 
 def test_the_liveness_lookup_projects_what_the_rule_reads():
@@ -606,3 +622,22 @@ def test_the_layout_names_no_family_and_no_vendor():
         "datahub", "doit", "dashdive", "baselime", "dynatrace", "problem", "problems"}
     text = OWNER.read_text().lower()
     assert {word for word in words if re.search(rf"\b{re.escape(word)}\b", text)} == set()
+
+
+# --- stream shard counts ------------------------------------------------------------------------------
+
+
+def test_each_stream_is_partitioned_by_its_recorded_shard_count():
+    # issue 11 item 6: a change of stream_shards moved the shard of the events already stored
+    partitions = Partitions("acme", "cost", 4, {"Old": 1})
+    assert partitions.key("Old", "k") == ItemKey("acme#cost#Old", "k") and partitions.of("Old") == ["acme#cost#Old"]
+    assert partitions.key("New", "k").pk == f"acme#cost#New#{zlib.crc32(b'k') % 4}" and len(partitions.of("New")) == 4
+
+
+def test_a_shard_record_is_under_a_partition_no_event_can_have():
+    key = layout.shard_record_key("acme", "cost", "Datadog")
+    assert key == ItemKey("~shards#acme#cost#Datadog", "shards")
+    assert not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", key.pk.split("#")[0])  # no tenant starts with ~
+    put = layout.shard_record(key, 4, RECEIVED)
+    assert put["ConditionExpression"] == "attribute_not_exists(pk)" and "expires_at" not in put["Item"]
+    assert layout.recorded_shards(put["Item"]) == 4 and not layout.is_event(put["Item"])

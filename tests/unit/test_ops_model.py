@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from ingest.auth import Principal
-from ingest.families.ops.family import FAMILY, event_id
+from ingest.families.ops.family import FAMILY, digest, event_id, info_key
 from ingest.families.ops.model import (
     ENTITY_TYPES,
     FIELD_MATRIX,
@@ -425,11 +425,15 @@ def test_null_and_absent_fields_and_key_order_make_the_same_event():
 
 
 def test_event_ids_are_signed_int64_derived_from_tenant_stream_and_key():
-    stored = record(minimum(EventType.CUSTOM_INFO))
+    # start and end as sent: the stored payload is then the canonical event the digest covers
+    stored = record(minimum(EventType.CUSTOM_INFO, start=NOW_MS - DAY, end=NOW_MS - DAY))
     value = int(stored.attributes["event_id"])
     assert -(2**63) <= value < 2**63
-    assert value == event_id("acme", "CUSTOM_INFO", stored.dedup_key)
-    assert value != event_id("other-tenant", "CUSTOM_INFO", stored.dedup_key)
+    identity = f"info#{digest(orjson.loads(stored.payload))}"
+    assert value == event_id("acme", "CUSTOM_INFO", identity)
+    assert value != event_id("other-tenant", "CUSTOM_INFO", identity)
+    # its item is keyed by it, so a storedIds value names the item (a consistent read)
+    assert stored.dedup_key == info_key(value) == f"info#{value}"
 
 
 def test_the_problem_key_ignores_start_end_and_timeout_but_not_the_rest():

@@ -37,8 +37,9 @@ class StubDynamoDB:
     def __init__(self) -> None:
         self.key_item = key_item_of(key_record(SAMPLE_KEY, "sample"))
 
-    def get_item(self, **kwargs):
-        return {"Item": self.key_item}
+    def get_item(self, TableName, **kwargs):
+        # the keys table holds the sample key; the events table nothing (no stream's shard record yet)
+        return {"Item": self.key_item} if TableName == SETTINGS.keys_table else {}
 
     def update_item(self, **kwargs):
         return {"Attributes": {"hits": {"N": "1"}}}  # the rate counter: a fresh window every time
@@ -203,3 +204,28 @@ def test_a_parser_failure_is_a_retryable_500_not_an_answer_without_validation(mo
     monkeypatch.setattr(powertools_parser, "_parse_and_validate_event", broken)
     status, body = handle("datahub_events", "valid_guide_sample")
     assert status == 500 and body == {"error": "Internal error; retry the request."}
+
+
+def test_a_streams_shard_count_is_read_once_per_process():
+    # issue 11 item 6: the shard count recorded at a stream's first write, cached: no call per request after
+    dynamodb = StubDynamoDB()
+    events_reads = []  # calls about a shard record (its conditional put, or a read of it)
+    real_get, real_put = dynamodb.get_item, dynamodb.put_item
+
+    def get_item(TableName, **kwargs):
+        if TableName == SETTINGS.events_table:
+            events_reads.append(kwargs["Key"])
+        return real_get(TableName, **kwargs)
+
+    def put_item(**kwargs):
+        if kwargs["Item"]["pk"]["S"].startswith("~shards#"):
+            events_reads.append(kwargs["Item"]["pk"])
+        return real_put(**kwargs)
+
+    dynamodb.get_item, dynamodb.put_item = get_item, put_item
+    pipeline = Pipeline(catalog.get("datahub_events"), SETTINGS, Store(SETTINGS, dynamodb=dynamodb, s3=StubS3()))
+    first = pipeline.handle(load_event("datahub_events", "valid_guide_sample"))
+    streams_seen = len(events_reads)  # one shard record per provider of the request
+    assert first["statusCode"] == 201 and streams_seen >= 1
+    again = pipeline.handle(load_event("datahub_events", "valid_guide_sample"))
+    assert again["statusCode"] == 201 and len(events_reads) == streams_seen

@@ -4,7 +4,10 @@ Events table (ingest.schema.EVENTS):
 
     pk = <tenant>#<family>#<stream>[#<shard>]   the stream is the family's (a provider, a dataset, an
                                                 event type); the shard (crc32 of the dedup key) only
-                                                when the family has more than one (stream_shards)
+                                                when the stream has more than one (stream_shards,
+                                                as recorded at the stream's first write)
+    pk = ~shards#<tenant>#<family>#<stream>,    the stream's shard count (immutable)
+    sk = shards
     sk = <dedup key>                            so a duplicate can never become a second item
 
 An event item carries tenant, family, stream, endpoint, event_time (epoch ms, the by_event_time
@@ -109,24 +112,55 @@ class Partitions:
     """The partitions of one tenant's family: `<tenant>#<family>#<stream>[#<shard>]`.
 
     Reads by dedup key go straight to the event's shard (`key`); time-range reads fan out over
-    every shard of the stream (`of`)."""
+    every shard of the stream (`of`). A stream's shard count is the one recorded at its first write
+    (`stream_shards`, from its shard record); `shards` (the configured count) is for a stream not
+    recorded yet."""
 
-    __slots__ = ("prefix", "shards")
+    __slots__ = ("prefix", "shards", "stream_shards")
 
-    def __init__(self, tenant: str, family: str, shards: int = 1) -> None:
+    def __init__(self, tenant: str, family: str, shards: int = 1, stream_shards: Mapping[str, int] | None = None) -> None:
         self.prefix = f"{tenant}#{family}#"
         self.shards = shards
+        self.stream_shards = stream_shards or {}
+
+    def count(self, stream: str) -> int:
+        return self.stream_shards.get(stream, self.shards)
 
     def key(self, stream: str, dedup_key: str) -> ItemKey:
-        if self.shards == 1:
+        shards = self.count(stream)
+        if shards == 1:
             return ItemKey(self.prefix + stream, dedup_key)
-        return ItemKey(f"{self.prefix}{stream}#{shard_of(dedup_key, self.shards)}", dedup_key)
+        return ItemKey(f"{self.prefix}{stream}#{shard_of(dedup_key, shards)}", dedup_key)
 
     def of(self, stream: str) -> list[str]:
         """Every partition a stream's events may be in (one per shard)."""
-        if self.shards == 1:
+        shards = self.count(stream)
+        if shards == 1:
             return [self.prefix + stream]
-        return [f"{self.prefix}{stream}#{shard}" for shard in range(self.shards)]
+        return [f"{self.prefix}{stream}#{shard}" for shard in range(shards)]
+
+
+# A stream's shard count, fixed at its first write: one immutable item per stream, under a partition
+# no event can have (a tenant never starts with "~"). The shard of an event is crc32(dedup key) %
+# count, so a count that changed under a stream would lose its events to reads, dedup and delete.
+SHARD_RECORD_SK = "shards"
+
+
+def shard_record_key(tenant: str, family: str, stream: str) -> ItemKey:
+    return ItemKey(f"~shards#{tenant}#{family}#{stream}", SHARD_RECORD_SK)
+
+
+def shard_record(key: ItemKey, shards: int, recorded_at: datetime) -> dict:
+    """PutItem arguments: record the count unless the stream has one already (the first writer wins;
+    the record never expires: it outlives the events it describes)."""
+    return {
+        "Item": {**key.wire(), "shards": {"N": str(shards)}, "recorded_at": {"S": iso_utc(recorded_at)}},
+        "ConditionExpression": "attribute_not_exists(pk)",
+    }
+
+
+def recorded_shards(item: dict) -> int:
+    return int(item["shards"]["N"])
 
 
 # --- expiry ----------------------------------------------------------------------------------------
@@ -160,8 +194,10 @@ def newer_wins(now_s: int, received_at: datetime) -> tuple[str, dict]:
 
 def is_live(item: dict, now_s: int) -> bool:
     """The one liveness rule: an item counts as stored while its expiry is after `now_s` (epoch
-    seconds). DynamoDB deletes expired items up to ~48 h late; until then they are gone to us."""
-    return int(item["expires_at"]["N"]) > now_s
+    seconds). DynamoDB deletes expired items up to ~48 h late; until then they are gone to us: read,
+    delete and dedup all ask this. An item without an expiry never expires (as the write conditions
+    `keep_first` and `newer_wins` see it: `expires_at <= :now` is false when it is absent)."""
+    return "expires_at" not in item or int(item["expires_at"]["N"]) > now_s
 
 
 # --- event items -----------------------------------------------------------------------------------
@@ -220,7 +256,9 @@ class StoredEvent:
     received_at: str
     request_id: str
     endpoint: str
-    payload: object  # the event as stored, parsed
+    # The event's bytes as stored: what the client's event was, kept verbatim (never re-serialized:
+    # a family may store numbers a float cannot hold, e.g. 1e400 or 2**70+1, digit for digit).
+    payload: bytes | None
     attributes: dict[str, str] = field(default_factory=dict)  # the strings the family added
     expires_at: int | None = None
 
@@ -235,7 +273,7 @@ class StoredEvent:
             received_at=item.get("received_at", {}).get("S", ""),
             request_id=item.get("request_id", {}).get("S", ""),
             endpoint=item.get("endpoint", {}).get("S", ""),
-            payload=orjson.loads(item["payload"]["B"]) if "payload" in item else None,
+            payload=bytes(item["payload"]["B"]) if "payload" in item else None,
             attributes={name: value["S"] for name, value in item.items() if name not in CORE_ATTRIBUTES and "S" in value},
             expires_at=int(item["expires_at"]["N"]) if "expires_at" in item else None,
         )
@@ -244,8 +282,18 @@ class StoredEvent:
     def event_time(self) -> str:
         return iso_ms(self.event_time_ms)
 
+    @property
+    def event(self) -> orjson.Fragment | None:
+        """The event to embed in an orjson answer: the stored bytes verbatim, not parsed and re-dumped."""
+        return None if self.payload is None else orjson.Fragment(self.payload)
+
+    def document(self) -> object:
+        """The event parsed, for a family that reads its own fields back (its payload is plain JSON
+        it wrote itself); a float-unsafe number comes back as a float or fails, so never answer with it."""
+        return None if self.payload is None else orjson.loads(self.payload)
+
     def as_dict(self) -> dict:
-        """The operator's view (`events list --json`)."""
+        """The operator's view (`events list --json`, dumped with orjson: the event verbatim)."""
         return {
             "tenant": self.tenant,
             "family": self.family,
@@ -256,7 +304,7 @@ class StoredEvent:
             "request_id": self.request_id,
             "endpoint": self.endpoint,
             "attributes": self.attributes,
-            "event": self.payload,
+            "event": self.event,
         }
 
 

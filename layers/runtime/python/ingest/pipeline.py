@@ -156,7 +156,14 @@ class Pipeline:
         when the request was first received (a replay of an old reject is stored for the full
         retention)."""
         now = int(time.time())
-        partitions = layout.Partitions(outcome.principal.tenant, self.endpoint.family, self.shards)
+        tenant, family = outcome.principal.tenant, self.endpoint.family
+        # Each stream keeps the shard count of its first write (a change of stream_shards applies to
+        # new streams only); read once per process, then cached.
+        streams = dict.fromkeys(event.record.stream for event in outcome.events if event.record is not None)
+        partitions = layout.Partitions(tenant, family, self.shards, {
+            stream: self.store.stream_shards(tenant, family, stream, self.shards, deadline, record=True)
+            for stream in streams
+        })
         overwrite = self.endpoint.write_policy.overwrites
         # One event per item key: the batch's own duplicates are settled here, before any write.
         winner_by_key: dict[ItemKey, EventOutcome] = {}

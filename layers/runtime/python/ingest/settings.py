@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     retention_days: dict[str, int] = Field(default_factory=dict)
     # Per-endpoint overrides of the catalog limits, e.g. {"datahub_events": {"max_events": 100}}.
     limits: dict[str, dict[str, int]] = Field(default_factory=dict)
-    # Partition-key shards per family; >1 spreads a hot stream over several partitions.
+    # Partition-key shards per family; >1 spreads a hot stream over several partitions. A stream
+    # keeps the count of its first write (its shard record): a change applies to new streams only.
     stream_shards: dict[str, int] = Field(default_factory=dict)
 
     # Whole-request budget for AWS calls; API Gateway gives up at 29 s.

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from functools import cached_property
 
 import boto3
@@ -30,6 +31,7 @@ from ingest.settings import Settings
 
 WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB refuses)
 READ_CHUNK = 100  # BatchGetItem's hard limit
+SHARD_COUNT_CACHE = 10_000  # streams whose shard count a process keeps (a few hundred KB at most)
 # Calls that may run at once (a batch's conditional puts): the process's pool and connection pool.
 PARALLEL_CALLS = 64
 _POOL = ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="aws")
@@ -117,6 +119,7 @@ class Deadline:
 class Store:
     def __init__(self, settings: Settings, dynamodb=None, s3=None) -> None:
         self.settings = settings
+        self._shard_counts: dict[ItemKey, int] = {}  # stream shard records read so far (immutable)
         if dynamodb is not None:
             self.__dict__["dynamodb"] = dynamodb
         if s3 is not None:
@@ -358,6 +361,39 @@ class Store:
                 return window.new_id
         raise Unavailable("The problem could not be opened or refreshed; retry the request.")
 
+    # --- stream shard counts --------------------------------------------------------------------
+
+    def stream_shards(self, tenant: str, family: str, stream: str, configured: int, deadline: Deadline, *,
+                      record: bool) -> int:
+        """The stream's shard count as recorded at its first write, read once per process (it never
+        changes, so the hot path makes no call for it once cached). With `record` (a write), a stream
+        without one records `configured` first (a conditional put: two racing first writers agree on
+        the winner's); without (a read or delete), an unrecorded stream has never been written under
+        a record: `configured` it is, not cached, so a later first write is seen."""
+        key = layout.shard_record_key(tenant, family, stream)
+        cached = self._shard_counts.get(key)
+        if cached is not None:
+            return cached
+        if record:
+            # One call whether or not the stream has a record: the put answers with the stored one
+            # when it is there already (ALL_OLD on a failed condition).
+            put = layout.shard_record(key, configured, datetime.now(UTC))
+            [answer] = self._run(self.dynamodb.put_item, deadline, [dict(
+                TableName=self.settings.events_table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **put)],
+                conditional=True)
+            item = answer.item if isinstance(answer, ConditionNotMet) else None
+            if isinstance(answer, ConditionNotMet) and item is None:
+                item = self.event(key, deadline)  # an endpoint that does not return it
+        else:
+            item = self.event(key, deadline)
+            if item is None:
+                return configured
+        shards = configured if item is None else layout.recorded_shards(item)
+        if len(self._shard_counts) >= SHARD_COUNT_CACHE:
+            self._shard_counts.clear()
+        self._shard_counts[key] = shards
+        return shards
+
     # --- read-back and delete -------------------------------------------------------------------
 
     def event(self, key: ItemKey, deadline: Deadline) -> dict | None:
@@ -374,8 +410,8 @@ class Store:
         `sk_prefix`, by dedup-key prefix (the table itself, consistent). Paginated lazily."""
         kwargs: dict = {"TableName": self.settings.events_table, "ScanIndexForward": not newest_first}
         kwargs.update(layout.partition_query(pk, start_ms=start_ms, end_ms=end_ms, sk_prefix=sk_prefix))
-        if keys_only:
-            kwargs["ProjectionExpression"] = layout.KEY_PROJECTION
+        if keys_only:  # the key and the expiry: a reader tells a live item from an expired one
+            kwargs["ProjectionExpression"] = layout.LIVENESS_PROJECTION
         returned = 0
         while True:
             if limit is not None:

@@ -172,7 +172,7 @@ class DataHubManageFamily(DataHubFamily):
     def render_stored(self, stored: StoredEvent, request: Request) -> Response:
         return json_response(
             200,
-            {"event": stored.payload, "dataset": stored.stream, "receivedAt": stored.received_at,
+            {"event": stored.event, "dataset": stored.stream, "receivedAt": stored.received_at,
              "requestId": stored.request_id},
         )
 

@@ -62,7 +62,7 @@ class LogsReadFamily(LogsFamily):
             {
                 "id": stored.id,
                 "dataset": stored.stream,
-                "event": stored.payload,
+                "event": stored.event,
                 "eventTime": stored.event_time,
                 "eventTimeSource": attributes.get("event_time_source"),
                 "service": attributes.get("service"),

@@ -7,11 +7,14 @@ listed in one 400 answer in the original's `ErrorEnvelope` shape; the raw body g
 
 Storage (pk = `<tenant>#ops#<stream>`):
 
-* every accepted event: stream = its eventType, sk = `info#<digest>` or
+* every accepted event: stream = its eventType, sk = `info#<event id>` or
   `problem#<correlation id>#<digest>`; the digest covers the canonical event (nulls and ignored
   fields dropped) with start/end as sent, plus the minute it was received when start or end was
-  left to default. A retried identical request is therefore one item; the same body without a
-  start sent in a later minute is a new event, as it would be in the original.
+  left to default, and an information-only event's id (`storedEventIds`) is a 64-bit hash of
+  (tenant, type, `info#<digest>`). A retried identical request is therefore one item; the same body
+  without a start sent in a later minute is a new event, as it would be in the original. Keying an
+  information-only event by its id is what lets `GET /api/v1/events/<id>_<start>` read it from the
+  table itself, consistently, instead of the eventually consistent event-time index.
 * one problem item per distinct problem: stream `problem`, sk = a digest of the canonical event
   without start/end/timeoutMinutes. A conditional update keeps it open (`open_until`) while it is
   refreshed; once it has timed out, the same payload opens a new problem with a new correlation id.
@@ -67,9 +70,17 @@ def digest(document: Any) -> str:
 
 
 def event_id(tenant: str, stream: str, dedup_key: str) -> int:
-    """The int64 `storedEventIds` value: derived from the stored item's identity, so a retry gets it again."""
+    """The int64 `storedEventIds` value: derived from the event's identity (`info#<digest>`), so a
+    retry gets it again."""
     seed = hashlib.sha256(f"{tenant}#{stream}#{dedup_key}".encode()).digest()
     return int.from_bytes(seed[:8], "big", signed=True)
+
+
+def info_key(event_id: int | str) -> str:
+    """The sort key of an information-only event: its event id, so a `storedIds` value names its item.
+    Dedup holds as before: the id is a function of the digest (two different events share a key only
+    if 64 bits of SHA-256 collide: about 1 in 3.7e7 for a million events of one type and tenant)."""
+    return f"info#{event_id}"
 
 
 # --- response models (the spec's EventStoreResult and ErrorEnvelope) ------------------------------
@@ -223,13 +234,13 @@ class OpsFamily(Family):
             identity_extra["receivedMinute"] = now_ms // MINUTE_MS
         start = now_ms if model.start is None else model.start
         end = max(start, now_ms) if model.end is None else model.end  # a future start ends no earlier
-        dedup_key = f"info#{digest({**canonical, **identity_extra})}"
+        the_id = event_id(principal.tenant, stream, f"info#{digest({**canonical, **identity_extra})}")
         return Record(
             stream=stream,
-            dedup_key=dedup_key,
+            dedup_key=info_key(the_id),
             event_time_ms=start,
             payload=canonical_json({**canonical, "start": start, "end": end}),
-            attributes={"kind": "info", "event_id": str(event_id(principal.tenant, stream, dedup_key))},
+            attributes={"kind": "info", "event_id": str(the_id)},
         )
 
     def store_outcome(self, outcome: Outcome, store: Store, deadline: Deadline, write: Callable[[], None]) -> None:

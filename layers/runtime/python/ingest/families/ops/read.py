@@ -2,8 +2,11 @@
 
 `eventId` is what `POST /api/v1/events` answered:
 
-* a `storedIds` value, `<event id>_<start epoch ms>`, for an information-only event: found on the
-  event-time index at exactly that start (one query per information-only event type and shard);
+* a `storedIds` value, `<event id>_<start epoch ms>`, for an information-only event: its item is
+  `info#<event id>` (ingest.families.ops.family.info_key), read from the table itself with a
+  consistent GetItem per information-only event type, so it is found the moment it was answered;
+  its start must be the stored one (an event stored under the earlier `info#<digest>` key is looked
+  for on the event-time index after that);
 * a `storedCorrelationIds` value for a problem-opening event: the latest event stored under that
   correlation id (one query per problem-opening type and shard).
 
@@ -19,10 +22,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ingest.errors import BadRequest
-from ingest.families.ops.family import OpsErrorEnvelope, OpsFamily
+from ingest.families.ops.family import OpsErrorEnvelope, OpsFamily, info_key
 from ingest.families.ops.model import INFO_TYPES, PROBLEM_TYPES
 from ingest.family import Response, json_response
-from ingest.manage import ByEventTime, ByPrefix, Lookup
+from ingest.manage import ByEventTime, ByKey, ByPrefix, Lookup
 from ingest.readback import StoredEvent
 from ingest.request import Request
 from ingest.spec import RouteKind
@@ -55,10 +58,16 @@ class OpsReadFamily(OpsFamily):
     def lookups(self, request: Request) -> list[Lookup]:
         wanted = request.path_parameters.get("eventId", "")
         if match := STORED_ID.fullmatch(wanted):
-            # An information-only event: at exactly its start, with its event id, in one of the types.
+            # An information-only event: keyed by its event id (a consistent read of the table), at
+            # exactly its start, in one of the types.
             start_ms = int(match.group(2))
-            return [ByEventTime(event_type.value, start_ms, start_ms, (("event_id", match.group(1)),))
-                    for event_type in sorted(INFO_TYPES)]
+            keyed = [ByKey(event_type.value, info_key(match.group(1)), event_time_ms=start_ms)
+                     for event_type in sorted(INFO_TYPES)]
+            # An event stored before its key was its id (`info#<digest>`) is still found, on the
+            # index, until its retention ends; only a miss pays for these queries.
+            indexed = [ByEventTime(event_type.value, start_ms, start_ms, (("event_id", match.group(1)),))
+                       for event_type in sorted(INFO_TYPES)]
+            return keyed + indexed
         if CORRELATION_ID.fullmatch(wanted):
             # A problem: the latest event stored under its correlation id.
             return [ByPrefix(event_type.value, f"problem#{wanted}#") for event_type in sorted(PROBLEM_TYPES)]
@@ -76,7 +85,7 @@ class OpsReadFamily(OpsFamily):
 
     @staticmethod
     def _entry(wanted: str, stored: StoredEvent, now_ms: int) -> dict:
-        event = stored.payload
+        event = stored.document()  # the ops family's own canonical JSON: its fields for the entry
         problem = stored.attributes.get("kind") == "problem"
         end = int(stored.attributes.get("open_until", 0)) if problem else int(event.get("end", stored.event_time_ms))
         entry = {
@@ -85,7 +94,7 @@ class OpsReadFamily(OpsFamily):
             "startTime": stored.event_time_ms,
             "endTime": end,
             "eventStatus": "OPEN" if end > now_ms else "CLOSED",
-            "event": event,
+            "event": stored.event,  # the stored bytes verbatim
             "receivedAt": stored.received_at,
             "requestId": stored.request_id,
         }

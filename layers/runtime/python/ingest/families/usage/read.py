@@ -58,7 +58,7 @@ class UsageReadFamily(UsageFamily):
     def render_stored(self, stored: StoredEvent, request: Request) -> Response:
         return json_response(
             200,
-            {"id": stored.id, "service": stored.stream, "event": stored.payload, "receivedAt": stored.received_at,
+            {"id": stored.id, "service": stored.stream, "event": stored.event, "receivedAt": stored.received_at,
              "requestId": stored.request_id},
         )
 
