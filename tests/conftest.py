@@ -69,6 +69,23 @@ def new_key(settings):
     return make
 
 
+@pytest.fixture
+def cli(aws_endpoint):
+    """`python -m cli ...` in process (click's runner) against the session's moto; asserts the exit code."""
+    from click.testing import CliRunner
+
+    from cli.__main__ import main
+
+    runner = CliRunner()
+
+    def run(*args: str, expect: int = 0):
+        result = runner.invoke(main, [*args, "--endpoint-url", aws_endpoint], catch_exceptions=False)
+        assert result.exit_code == expect, result.output
+        return result
+
+    return run
+
+
 def load_event(endpoint: str, name: str) -> dict:
     return json.loads((EVENTS / endpoint / f"{name}.json").read_text())
 

@@ -7,9 +7,7 @@ import uuid
 
 import boto3
 import pytest
-from click.testing import CliRunner
 
-from cli.__main__ import main
 from cli.keys import parse_duration
 from ingest import catalog
 from ingest.auth import hash_key
@@ -17,18 +15,6 @@ from ingest.schema import KEYS, create_table_kwargs
 from tests.integration.keys_support import credential
 
 DATAHUB = catalog.get("datahub_events")
-
-
-@pytest.fixture
-def cli(aws_endpoint):
-    runner = CliRunner()
-
-    def run(*args: str, expect: int = 0):
-        result = runner.invoke(main, [*args, "--endpoint-url", aws_endpoint], catch_exceptions=False)
-        assert result.exit_code == expect, result.output
-        return result
-
-    return run
 
 
 def tenant() -> str:

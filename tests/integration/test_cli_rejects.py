@@ -5,25 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from cli.__main__ import main
 from ingest import catalog
 from ingest.pipeline import Pipeline
 from ingest.rejects import RejectStore
 from tests.integration.keys_support import handle
-
-
-@pytest.fixture
-def cli(aws_endpoint):
-    runner = CliRunner()
-
-    def run(*args: str, expect: int = 0):
-        result = runner.invoke(main, [*args, "--endpoint-url", aws_endpoint], catch_exceptions=False)
-        assert result.exit_code == expect, result.output
-        return result
-
-    return run
 
 
 def rejected(http_event, key: str) -> str:

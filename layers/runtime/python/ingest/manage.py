@@ -108,12 +108,12 @@ def delete_events(family: Family, request: Request, principal: Principal, store:
     key, so a consistent range delete would read and filter the whole partition, a cost growing
     with everything kept rather than with the range."""
     ask = family.delete_request(request)
-    reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family,
-                         _epoch_seconds(request.received_at))
+    now = _epoch_seconds(request.received_at)
+    reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family, now)
     if ask.ids is not None:
         ids = list(dict.fromkeys(ask.ids))
         keys = {event_id: reader.key(ask.stream, event_id, deadline) for event_id in ids}
-        stored = store.existing(list(keys.values()), _epoch_seconds(request.received_at), deadline)
+        stored = store.existing(list(keys.values()), now, deadline)
         found = [event_id for event_id, key in keys.items() if key in stored]
         if not found:
             raise NotFound(ask.not_found)

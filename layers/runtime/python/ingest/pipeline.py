@@ -182,8 +182,8 @@ class Pipeline:
         if not winner_by_key:
             return
         items_of = layout.EventItems(
-            tenant=outcome.principal.tenant,
-            family=self.endpoint.family,
+            tenant=tenant,
+            family=family,
             endpoint=self.endpoint.name,
             request_id=outcome.request.request_id,
             received_at=outcome.request.received_at,

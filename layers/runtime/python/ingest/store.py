@@ -313,10 +313,6 @@ class Store:
                 attempt = self._backoff(pending, attempt, deadline)
         return calls
 
-    def write(self, items: Sequence[dict], deadline: Deadline) -> int:
-        """Put items (BatchWriteItem, chunks of 25). Returns the number of calls."""
-        return self._batch_write([{"PutRequest": {"Item": item}} for item in items], deadline)
-
     def put_if(self, puts: Sequence[tuple[dict, str, dict]], deadline: Deadline, *,
                replaced: bool = False) -> list[ConditionNotMet | dict | None]:
         """Conditional PutItems (item, ConditionExpression, ExpressionAttributeValues), all submitted
