@@ -10,7 +10,7 @@ import pytest
 from ingest.settings import Settings
 from pydantic import ValidationError
 
-from infra.config import EnvConfig, config_for, load_cdk_json_context
+from infra.config import ConfigError, EnvConfig, config_for, load_cdk_json_context
 
 pytestmark = pytest.mark.infra
 
@@ -58,14 +58,14 @@ def test_unknown_env_is_rejected(environments: dict[str, Any]) -> None:
         ("log_level", "LOUD", "log_level"),
         ("removal_policy", "snapshot", "removal_policy"),
         ("rejects_lifecycle", {"glacier_after_days": 90, "expire_after_days": 30}, "expire_after_days must be later"),
-        ("surprise", 1, "Extra inputs are not permitted"),
+        ("surprise", 1, r"environments\.dev\.surprise: unknown key; allowed keys here: \[.*'stage_name'"),
     ],
 )
 def test_invalid_values_fail_with_a_clear_message(
     environments: dict[str, Any], field: str, value: Any, message: str
 ) -> None:
     environments["dev"][field] = value
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(ConfigError, match=message):
         config_for("dev", environments)
 
 
@@ -73,3 +73,110 @@ def test_config_is_immutable(environments: dict[str, Any]) -> None:
     config: EnvConfig = config_for("dev", environments)
     with pytest.raises(ValidationError):
         config.stage_name = "other"  # type: ignore[misc]
+
+
+# --- every misspelt value names its key and what it may be (never a bare KeyError) -------------
+
+VAULT = "arn:aws:backup:eu-central-1:123456789012:backup-vault:copy"
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0b0c0d0e-1111-2222-3333-444455556666"
+
+
+@pytest.mark.parametrize(
+    ("env", "path", "value", "expected"),
+    [
+        # log retention: a RetentionDays member, listed
+        ("dev", ["log_retention"], "TWO_WEEK", ["environments.dev.log_retention", "'TWO_WEEKS'", "'THREE_MONTHS'"]),
+        # a nested key misspelt: the key's full path and the keys allowed there
+        ("dev", ["throttling", "burst_limt"], 5, ["environments.dev.throttling.burst_limt", "'burst_limit'", "'rate_limit'"]),
+        ("prod", ["monitoring", "alarms", "lambda_error"], 1,
+         ["environments.prod.monitoring.alarms.lambda_error: unknown key", "'lambda_errors'", "'server_errors'"]),
+        ("prod", ["monitoring", "alarm"], {}, ["environments.prod.monitoring.alarm", "'alarms'", "'subscriptions'"]),
+        # alarm thresholds out of range
+        ("prod", ["monitoring", "alarms", "route_p99_latency_ms"], 30000,
+         ["environments.prod.monitoring.alarms.route_p99_latency_ms", "less than 29000"]),
+        ("prod", ["monitoring", "alarms", "duration_percent_of_timeout"], 120,
+         ["environments.prod.monitoring.alarms.duration_percent_of_timeout", "less than or equal to 100"]),
+        ("prod", ["monitoring", "alarms", "lambda_errors"], -1, ["monitoring.alarms.lambda_errors", "greater than or equal to 0"]),
+        ("prod", ["monitoring", "alarms", "datapoints_to_alarm"], 9, ["datapoints_to_alarm must not exceed evaluation_periods"]),
+        ("prod", ["monitoring", "alarms", "route_p99_latency_ms_per_endpoint"], {"datahub_event": 100},
+         ["route_p99_latency_ms_per_endpoint: unknown ['datahub_event']", "'datahub_events'"]),
+        # subscriptions: protocol listed; endpoint checked against the protocol
+        ("prod", ["monitoring", "subscriptions"], [{"protocol": "mail", "endpoint": "a@b.io"}],
+         ["environments.prod.monitoring.subscriptions.0.protocol", "'email', 'https' or 'sms'"]),
+        ("prod", ["monitoring", "subscriptions"], [{"protocol": "email", "endpoint": "oncall.example.com"}],
+         ["environments.prod.monitoring.subscriptions.0", "is not an e-mail address"]),
+        ("prod", ["monitoring", "subscriptions"], [{"protocol": "https", "endpoint": "http://x.io", "raw": 1}],
+         ["subscriptions.0.raw: unknown key", "'endpoint'", "'protocol'"]),
+        ("prod", ["monitoring", "subscriptions"], [{"protocol": "https", "endpoint": "http://x.io"}],
+         ["subscriptions.0", "is not an https:// URL"]),
+        # deployment configuration names: CodeDeploy's, listed
+        ("prod", ["deployment", "config"], "CANARY_10PERCENT_5MINUTES",
+         ["environments.prod.deployment.config", "'ALL_AT_ONCE'", "'CANARY_10_PERCENT_5_MINUTES'"]),
+        ("prod", ["deployment", "termination"], True, ["deployment.termination: unknown key", "'termination_protection'"]),
+        # reserved concurrency: names from the catalog, the sum within the budget
+        ("prod", ["reserved_concurrency", "endpoints", "datahub_event"], 5,
+         ["reserved_concurrency", "endpoints: unknown ['datahub_event']", "'datahub_events'"]),
+        ("prod", ["reserved_concurrency", "account_budget"], 100, ["more than account_budget 100"]),
+        ("prod", ["reserved_concurrency", "default"], 0, ["reserved_concurrency.default", "greater than 0"]),
+        # backups and restored tables
+        ("prod", ["backup", "schedule"], "hourly", ["environments.prod.backup.schedule", "'daily', 'weekly' or 'monthly'"]),
+        ("prod", ["backup", "copy_to_vault_arn"], "my-vault", ["copy_to_vault_arn 'my-vault' is not a backup vault ARN"]),
+        ("prod", ["existing_tables", "events_table"], "t", ["existing_tables.events_table: unknown key", "'events_table_name'"]),
+        ("prod", ["existing_tables", "events_table_name"], "a b", ["events_table_name 'a b' is not a DynamoDB table name"]),
+        # custom domain
+        ("prod", ["domain"], {"name": "ingest.example.com", "certificate": CERTIFICATE},
+         ["environments.prod.domain.certificate_arn: required key is missing", "domain.certificate: unknown key"]),
+        ("prod", ["domain"], {"name": "ingest.example.com", "certificate_arn": "arn:aws:iam::1:cert"},
+         ["certificate_arn 'arn:aws:iam::1:cert' is not an ACM certificate ARN"]),
+        ("prod", ["domain"], {"name": "ingest.example.com", "certificate_arn": CERTIFICATE, "base_path": "/v1"},
+         ["base_path '/v1'"]),
+    ],
+)
+def test_a_mistake_names_its_key_and_the_allowed_values(
+    environments: dict[str, Any], env: str, path: list[str], value: Any, expected: list[str]
+) -> None:
+    node = environments[env]
+    for key in path[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ConfigError) as raised:
+        config_for(env, environments)
+    message = str(raised.value)
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_valid_optional_settings_are_accepted(environments: dict[str, Any]) -> None:
+    environments["prod"]["domain"] = {"name": "ingest.example.com", "certificate_arn": CERTIFICATE, "base_path": "v2"}
+    environments["prod"]["backup"] = {"copy_to_vault_arn": VAULT, "move_to_cold_storage_after_days": 7,
+                                      "delete_after_days": 97}
+    environments["prod"]["existing_tables"] = {"events_table_name": "ingest-events-restored"}
+    config = config_for("prod", environments)
+    assert config.domain is not None and config.domain.url == "https://ingest.example.com/v2/"
+    assert config.backup is not None and config.backup.copy_to_vault_arn == VAULT
+    assert config.existing_tables.events_table_name == "ingest-events-restored"
+    assert config.existing_tables.keys_table_name is None
+
+
+def test_reserved_concurrency_fits_the_account_budget_in_every_environment(environments: dict[str, Any]) -> None:
+    from ingest.catalog import ENDPOINTS
+
+    for name in environments:
+        reserved = config_for(name, environments).reserved_concurrency
+        if reserved is None:
+            continue
+        assert reserved.total() == sum(reserved.for_endpoint(e.name) for e in ENDPOINTS) + reserved.authorizer
+        assert reserved.total() <= reserved.account_budget
+
+
+def test_a_misspelt_value_fails_synth_with_the_config_error_not_a_key_error(environments: dict[str, Any]) -> None:
+    import aws_cdk as cdk
+
+    from infra.application import build_app
+
+    environments["dev"]["log_retention"] = "FOREVER"
+    app = cdk.App(context={"environments": environments, "env": "dev"})
+    with pytest.raises(ConfigError, match=r"environments\.dev\.log_retention: Input should be 'ONE_DAY'"):
+        build_app(app)
