@@ -65,9 +65,10 @@ class IngestApi(Construct):
                 layers=layers.all,
                 environment=environment,
             )
-            method = add_route(self.rest_api, endpoint, function.function, self.authorizers.for_endpoint(endpoint))
+            # Routes invoke the function's `live` alias, which CodeDeploy shifts (infra.deploys).
+            method = add_route(self.rest_api, endpoint, function.alias, self.authorizers.for_endpoint(endpoint))
             _acknowledge_method_auth(method, public=endpoint.public)
-            for refused in add_refused_routes(self.rest_api, endpoint, function.function):
+            for refused in add_refused_routes(self.rest_api, endpoint, function.alias):
                 _acknowledge_refused_method(refused)
             self.functions[endpoint.name] = function
         self._acknowledge_findings()

@@ -60,8 +60,10 @@ class KeyAuthorizers(Construct):
             memory_mb=MEMORY_MB,
             layers=layers,
             environment=environment,
+            reserved_concurrency=config.reserved_concurrency.authorizer if config.reserved_concurrency else None,
         )
         self.log_group, self.role, self.function = built.log_group, built.role, built.function
+        self.alias = built.alias  # what API Gateway invokes (CodeDeploy shifts it between versions)
         # A key lookup by prefix is all it does: no counters, no events, no rejects.
         storage.keys_table.grant(self.role, "dynamodb:GetItem")
         self._by_family: dict[str, apigateway.RequestAuthorizer] = {}
@@ -80,7 +82,7 @@ class KeyAuthorizers(Construct):
                 self,
                 f"{endpoint.family.capitalize()}Authorizer",
                 authorizer_name=f"ingest-{self.config.name}-{endpoint.family}",
-                handler=self.function,
+                handler=self.alias,
                 identity_sources=[apigateway.IdentitySource.header(header)],
                 results_cache_ttl=self.cache_ttl,
             )

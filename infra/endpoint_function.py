@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from ingest.catalog import Endpoint
@@ -62,8 +63,12 @@ class EndpointFunction(Construct):
             memory_mb=MEMORY_MB,
             layers=layers,
             environment=environment,
+            reserved_concurrency=(
+                config.reserved_concurrency.for_endpoint(endpoint.name) if config.reserved_concurrency else None
+            ),
         )
         self.log_group, self.role, self.function = built.log_group, built.role, built.function
+        self.alias = built.alias  # what the API's integrations invoke
         storage.grant_endpoint_access(self.role)
         self._acknowledge_findings(storage)
 
@@ -77,7 +82,7 @@ class EndpointFunction(Construct):
         )
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::<{_logical_id(storage.events_table)}.Arn>/index/*]",
+            f"AwsSolutions-IAM5[Resource::{_nag_arn(storage.events_table)}/index/*]",
             "Time-range read-back and delete query the events table's by_event_time index; the "
             "wildcard is limited to that table's own indexes.",
         )
@@ -99,6 +104,14 @@ class EndpointFunction(Construct):
             "Pinned to Python 3.13 on purpose: the dependency layer's compiled wheels "
             "(pydantic-core, orjson) are built for cp313 and the runtime is tested on 3.13.",
         )
+
+
+def _nag_arn(table: dynamodb.ITable) -> str:
+    """A table's ARN as cdk-nag spells it in a finding: its resource's ``<Id.Arn>``, or for a table the
+    stack does not own (cdk.json ``existing_tables``) the ARN built from its name."""
+    if table.node.default_child is not None:
+        return f"<{_logical_id(table)}.Arn>"
+    return f"arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{table.table_name}"
 
 
 def _logical_id(construct: Construct) -> str:

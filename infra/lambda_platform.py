@@ -33,11 +33,17 @@ if RUNTIME.name != f"python{PYTHON_VERSION}" or ARCHITECTURE.name != "arm64" or 
 _NOT_SHIPPED = ["**/__pycache__", "**/*.pyc"]
 
 
+# The alias API Gateway invokes: CodeDeploy moves it from version to version (infra.deploys).
+LIVE_ALIAS = "live"
+
+
 @dataclass(frozen=True)
 class PlatformFunction:
     log_group: logs.LogGroup
     role: iam.Role
     function: lambda_.Function
+    # What callers (API Gateway integrations, authorizers) invoke: never $LATEST.
+    alias: lambda_.Alias
 
 
 def platform_function(
@@ -52,12 +58,17 @@ def platform_function(
     memory_mb: int,
     layers: Sequence[lambda_.ILayerVersion],
     environment: Mapping[str, str],
+    reserved_concurrency: int | None = None,
 ) -> PlatformFunction:
     """A function on this platform, as the children ``Logs``, ``Role`` and ``Function`` of ``scope``.
 
     Each function gets a dedicated role holding only inline, resource-scoped statements (its own
     log group, X-Ray, and whatever the caller grants) instead of ``AWSLambdaBasicExecutionRole``,
     which may create log groups and write to every log group in the account.
+
+    Every synth publishes a version when the code or configuration changed, and the ``live`` alias
+    (child ``Live``) points at it; ``reserved_concurrency`` (None: unreserved) caps the function so
+    that a slow dependency cannot take the account's whole concurrency.
     """
     log_group = logs.LogGroup(
         scope,
@@ -81,6 +92,8 @@ def platform_function(
         tracing=lambda_.Tracing.ACTIVE,
         log_group=log_group,
         role=role,
+        reserved_concurrent_executions=reserved_concurrency,
     )
     log_group.grant_write(role)
-    return PlatformFunction(log_group, role, function)
+    alias = lambda_.Alias(scope, "Live", alias_name=LIVE_ALIAS, version=function.current_version)
+    return PlatformFunction(log_group, role, function, alias)

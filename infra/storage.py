@@ -45,6 +45,9 @@ RATE_COUNTER_PK_PATTERN = "rate#*"
 
 # Versioning protects rejects from an accidental overwrite; an old version is kept this long.
 NONCURRENT_VERSION_DAYS = 30
+# S3 request metrics (4xx/5xx per request) for reject writes, which infra.monitoring alarms on.
+REJECTS_METRICS_FILTER = "RejectWrites"
+REJECTS_PREFIX = "rejects/"
 
 
 def dynamodb_attribute(attribute: schema.Attribute) -> dynamodb.Attribute:
@@ -54,8 +57,10 @@ def dynamodb_attribute(attribute: schema.Attribute) -> dynamodb.Attribute:
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig) -> None:
         super().__init__(scope, construct_id)
-        self.events_table = self._table(schema.EVENTS, config)
-        self.keys_table = self._table(schema.KEYS, config)
+        existing = config.existing_tables
+        # A table restored from a backup (docs/operations.md, "Restore") replaces the stack's own.
+        self.events_table = self._table_or_existing(schema.EVENTS, config, existing.events_table_name)
+        self.keys_table = self._table_or_existing(schema.KEYS, config, existing.keys_table_name)
         self.access_logs_bucket = self._access_logs_bucket(config)
         self.rejects_bucket = self._rejects_bucket(config)
 
@@ -70,6 +75,20 @@ class Storage(Construct):
             conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [RATE_COUNTER_PK_PATTERN]}},
         )
         self.rejects_bucket.grant_put(grantee)
+
+    def _table_or_existing(
+        self, spec: schema.TableSpec, config: EnvConfig, existing_name: str | None
+    ) -> dynamodb.ITable:
+        if existing_name is None:
+            return self._table(spec, config)
+        # Not owned by the stack: its settings (TTL, PITR, deletion protection) are the runbook's.
+        # Naming the indexes keeps the grants on `<table>/index/*`, as for an owned table.
+        return dynamodb.Table.from_table_attributes(
+            self,
+            f"{spec.logical_id}Table",
+            table_name=existing_name,
+            global_indexes=[index.name for index in spec.indexes] or None,
+        )
 
     def _table(self, spec: schema.TableSpec, config: EnvConfig) -> dynamodb.Table:
         table = dynamodb.Table(
@@ -130,6 +149,7 @@ class Storage(Construct):
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="rejects/",
             lifecycle_rules=[_rejects_lifecycle_rule(config)],
+            metrics=[s3.BucketMetrics(id=REJECTS_METRICS_FILTER, prefix=REJECTS_PREFIX)],
             removal_policy=config.cdk_removal_policy,
             auto_delete_objects=config.destroy_on_removal,
         )

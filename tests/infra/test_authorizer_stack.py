@@ -99,10 +99,17 @@ def test_the_authorizer_function_reads_key_records_and_nothing_else(template, tm
     assert data_access == [
         {"Action": "dynamodb:GetItem", "Effect": "Allow", "Resource": {"Fn::GetAtt": [keys_table_id(template), "Arn"]}}
     ]
-    # API Gateway may invoke it, once per family authorizer.
+    # API Gateway may invoke its `live` alias (never $LATEST), once per family authorizer.
+    [alias_id] = [
+        k for k, v in of_type(template, "AWS::Lambda::Alias").items() if v["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
     permissions = [
         p["Properties"]
         for p in of_type(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Ref": alias_id}
+    ]
+    assert not [
+        p for p in of_type(template, "AWS::Lambda::Permission").values()
         if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
     assert len(permissions) == len({endpoint.family for endpoint in ENDPOINTS if not endpoint.public})

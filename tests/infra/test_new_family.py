@@ -72,11 +72,13 @@ def test_the_stack_deploys_its_route_behind_an_authorizer_on_its_header(echo_fun
     [function_id] = [logical_id for logical_id, function in of_type(template, "AWS::Lambda::Function").items()
                      if function["Properties"].get("Description") == catalog.get(ROUTE).summary]
     assert synthesized.stack.api.functions[ROUTE].endpoint.name == ROUTE
-    # An API method on its path that invokes that Lambda
+    # An API method on its path that invokes that Lambda (its `live` alias)
     assert ("POST", PATH) in template_routes(template)
+    [alias_id] = [logical_id for logical_id, alias in of_type(template, "AWS::Lambda::Alias").items()
+                  if alias["Properties"]["FunctionName"] == {"Ref": function_id}]
     methods = of_type(template, "AWS::ApiGateway::Method")
     [method] = [method["Properties"] for method in methods.values()
-                if function_id in json.dumps(method["Properties"].get("Integration", {}))
+                if alias_id in json.dumps(method["Properties"].get("Integration", {}))
                 and method["Properties"]["HttpMethod"] == "POST"]
     # Behind the family's own REQUEST authorizer, whose identity source is the family's header
     assert method["AuthorizationType"] == "CUSTOM"
