@@ -55,7 +55,9 @@ class TableBackups(Construct):
                     move_to_cold_storage_after=_days(settings.move_to_cold_storage_after_days),
                 )
             ]
-        self.plan = backup.BackupPlan(self, "Plan", backup_plan_name=f"ingest-api-{config.name}", backup_vault=self.vault)
+        self.plan = backup.BackupPlan(
+            self, "Plan", backup_plan_name=f"ingest-api-{config.name}", backup_vault=self.vault
+        )
         self.plan.add_rule(
             backup.BackupPlanRule(
                 rule_name=f"{settings.schedule}-tables",

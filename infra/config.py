@@ -292,6 +292,20 @@ class EnvConfig(BaseModel):
             _require_subset(f"limits.{endpoint_name}", override, _LIMIT_FIELDS)
         return self
 
+    @model_validator(mode="after")
+    def _alarms_can_stop_a_gradual_deploy(self) -> EnvConfig:
+        # A canary or linear step that ends before the rollback alarms can fire protects nothing.
+        step = _deployment_step_minutes(self.deployment.config)
+        alarms = self.monitoring.alarms
+        fires_after = alarms.period_minutes * alarms.datapoints_to_alarm
+        if step is not None and fires_after >= step:
+            raise ValueError(
+                f"deployment.config {self.deployment.config} shifts traffic every {step} min, but the alarms "
+                f"fire after {fires_after} min at the earliest (monitoring.alarms.period_minutes x "
+                "datapoints_to_alarm): lower them or choose a longer canary"
+            )
+        return self
+
     @property
     def destroy_on_removal(self) -> bool:
         return self.removal_policy == "destroy"
@@ -310,6 +324,12 @@ class EnvConfig(BaseModel):
         }
         _check_against_settings_model(environment)
         return environment
+
+
+def _deployment_step_minutes(name: str) -> int | None:
+    """Minutes between traffic shifts of a gradual CodeDeploy config (None: all at once)."""
+    match = re.search(r"_(\d+)_MINUTES?$", name)
+    return int(match.group(1)) if match else None
 
 
 def _require_subset(field: str, values: dict[str, Any], known: frozenset[str]) -> None:

@@ -60,7 +60,7 @@ def platform_function(
     environment: Mapping[str, str],
     reserved_concurrency: int | None = None,
 ) -> PlatformFunction:
-    """A function on this platform, as the children ``Logs``, ``Role`` and ``Function`` of ``scope``.
+    """A function on this platform, as the children ``Logs``, ``Role``, ``Function`` and ``Live`` of ``scope``.
 
     Each function gets a dedicated role holding only inline, resource-scoped statements (its own
     log group, X-Ray, and whatever the caller grants) instead of ``AWSLambdaBasicExecutionRole``,

@@ -23,7 +23,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
-from ingest import catalog
+from ingest import catalog, schema
 from ingest.family import Status
 from ingest.spec import Endpoint, RouteKind
 
@@ -211,7 +211,9 @@ class Monitoring(cdk.NestedStack):
 
     def _family_sum(self, name: str, endpoints: Sequence[Endpoint], label: str) -> cloudwatch.IMetric:
         # Ids unique within a graph that shows several of these sums.
-        parts = {f"{name.lower()}{index}": self._service_metric(name, endpoint) for index, endpoint in enumerate(endpoints)}
+        parts = {
+            f"{name.lower()}{index}": self._service_metric(name, endpoint) for index, endpoint in enumerate(endpoints)
+        }
         if len(parts) == 1:
             return next(iter(parts.values())).with_(label=label)
         return cloudwatch.MathExpression(
@@ -265,7 +267,9 @@ class Monitoring(cdk.NestedStack):
 
     def _functions(self, api: IngestApi) -> None:
         self.facade.add_large_header("Functions: errors, throttles, duration")
-        functions = [(name, function.function, self.thresholds.lambda_errors) for name, function in api.functions.items()]
+        functions = [
+            (name, function.function, self.thresholds.lambda_errors) for name, function in api.functions.items()
+        ]
         functions.append(("authorizer", api.authorizers.function, self.thresholds.authorizer_errors))
         for name, function, max_errors in functions:
             collected = _Collected()
@@ -293,8 +297,11 @@ class Monitoring(cdk.NestedStack):
 
     def _storage(self, storage: Storage) -> None:
         self.facade.add_large_header("Storage")
-        throttled = cmc.ThrottledEventsThreshold(max_throttled_events_threshold=self.thresholds.dynamodb_throttled_requests)
-        for name, table in (("EventsTable", storage.events_table), ("KeysTable", storage.keys_table)):
+        throttled = cmc.ThrottledEventsThreshold(
+            max_throttled_events_threshold=self.thresholds.dynamodb_throttled_requests
+        )
+        for spec, table in ((schema.EVENTS, storage.events_table), (schema.KEYS, storage.keys_table)):
+            name = f"{spec.logical_id}Table"
             self.facade.monitor_dynamo_table(
                 table=table,
                 alarm_friendly_name=name,
@@ -304,6 +311,14 @@ class Monitoring(cdk.NestedStack):
                     CRITICAL: cmc.ErrorCountThreshold(max_error_count=self.thresholds.dynamodb_system_errors)
                 },
             )
+            # A throttled index write throttles the table write that feeds it (back-pressure).
+            for index in spec.indexes:
+                self.facade.monitor_dynamo_table_global_secondary_index(
+                    table=table,
+                    global_secondary_index_name=index.name,
+                    alarm_friendly_name=f"{name}Index{_friendly(index.name)}",
+                    add_write_throttled_events_count_alarm={CRITICAL: throttled},
+                )
         bucket_name = storage.rejects_bucket.bucket_name
         failed_writes = cloudwatch.Metric(
             namespace="AWS/S3",

@@ -101,7 +101,9 @@ def test_the_authorizer_function_reads_key_records_and_nothing_else(template, tm
     ]
     # API Gateway may invoke its `live` alias (never $LATEST), once per family authorizer.
     [alias_id] = [
-        k for k, v in of_type(template, "AWS::Lambda::Alias").items() if v["Properties"]["FunctionName"] == {"Ref": function_id}
+        k
+        for k, v in of_type(template, "AWS::Lambda::Alias").items()
+        if v["Properties"]["FunctionName"] == {"Ref": function_id}
     ]
     permissions = [
         p["Properties"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ingest import schema
 from ingest.catalog import ENDPOINTS
 from ingest.family import Status
 from ingest.spec import RouteKind
@@ -220,6 +221,17 @@ def test_dynamodb_throttles_and_system_errors_per_table(synthesized: Synthesized
         assert len(system) == 1
         assert system[0]["Threshold"] == thresholds.dynamodb_system_errors
         assert {s["Metric"]["MetricName"] for s in metric_stats(system[0])} == {"SystemErrors"}
+    # The events table's index: a throttled index write throttles the table write feeding it.
+    events_table = table_name_refs(synthesized)[0]
+    for index in schema.EVENTS.indexes:
+        alarm = the_alarm(
+            synthesized,
+            "AWS/DynamoDB",
+            "WriteThrottleEvents",
+            TableName=events_table,
+            GlobalSecondaryIndexName=index.name,
+        )
+        assert alarm["Threshold"] == thresholds.dynamodb_throttled_requests
 
 
 def test_reject_write_failures_alarm_on_the_rejects_bucket_request_metrics(synthesized: Synthesized) -> None:
@@ -227,7 +239,9 @@ def test_reject_write_failures_alarm_on_the_rejects_bucket_request_metrics(synth
     bucket_id = logical_id_by_path(template, "Storage/RejectsBucket/Resource")
     bucket = template["Resources"][bucket_id]["Properties"]
     assert bucket["MetricsConfigurations"] == [{"Id": REJECTS_METRICS_FILTER, "Prefix": REJECTS_PREFIX}]
-    alarm = the_alarm(synthesized, "AWS/S3", "5xxErrors", BucketName={"Ref": bucket_id}, FilterId=REJECTS_METRICS_FILTER)
+    alarm = the_alarm(
+        synthesized, "AWS/S3", "5xxErrors", BucketName={"Ref": bucket_id}, FilterId=REJECTS_METRICS_FILTER
+    )
     assert alarm["Threshold"] == synthesized.stack.config.monitoring.alarms.reject_write_failures
     assert alarm["TreatMissingData"] == "notBreaching"
 
@@ -391,7 +405,9 @@ def test_prod_backs_up_both_tables(name: str, request: pytest.FixtureRequest) ->
         lifecycle["MoveToColdStorageAfterDays"] = settings.move_to_cold_storage_after_days
     assert rule["Lifecycle"] == lifecycle
     if settings.copy_to_vault_arn:
-        assert rule["CopyActions"] == [{"DestinationBackupVaultArn": settings.copy_to_vault_arn, "Lifecycle": lifecycle}]
+        assert rule["CopyActions"] == [
+            {"DestinationBackupVaultArn": settings.copy_to_vault_arn, "Lifecycle": lifecycle}
+        ]
     else:
         assert "CopyActions" not in rule
     [selection] = of_type(template, "AWS::Backup::BackupSelection").values()
