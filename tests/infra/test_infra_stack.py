@@ -19,7 +19,6 @@ from ingest.settings import Settings
 from infra.api import AWS_BUDGET_SECONDS, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME
 from infra.endpoint_function import HANDLER, construct_id_for
 from infra.paths import RUNTIME_PYTHON_DIR
-from infra.storage import EVENTS_TABLE_ACTIONS, KEYS_TABLE_READ_ACTIONS, RATE_COUNTER_PK_PATTERN
 from tests.infra.infra_synth import REPO_ROOT, Synthesized
 from tests.infra.template_routes import template_routes
 
@@ -337,31 +336,7 @@ def endpoint_role_grants(template_json: dict, endpoint: Endpoint) -> dict[tuple[
     return grants
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.name)
-def test_endpoint_role_holds_exactly_the_storage_grants(dev: Synthesized, endpoint: Endpoint) -> None:
-    template_json = dev.template_json
-    events_table = {"Fn::GetAtt": [logical_id_by_path(template_json, "Storage/EventsTable/Resource"), "Arn"]}
-    keys_table = {"Fn::GetAtt": [logical_id_by_path(template_json, "Storage/KeysTable/Resource"), "Arn"]}
-    bucket = {"Fn::GetAtt": [logical_id_by_path(template_json, "Storage/RejectsBucket/Resource"), "Arn"]}
-    unconditional = canonical(None)
-    rate_counters_only = canonical({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [RATE_COUNTER_PK_PATTERN]}})
-
-    grants = endpoint_role_grants(template_json, endpoint)
-
-    assert grants.pop((canonical(events_table), unconditional)) == set(EVENTS_TABLE_ACTIONS)
-    events_indexes = {"Fn::Join": ["", [events_table, "/index/*"]]}
-    assert grants.pop((canonical(events_indexes), unconditional)) == set(EVENTS_TABLE_ACTIONS)
-    assert grants.pop((canonical(keys_table), unconditional)) == set(KEYS_TABLE_READ_ACTIONS)
-    assert grants.pop((canonical(keys_table), rate_counters_only)) == {"dynamodb:UpdateItem"}
-    s3_actions = grants.pop((canonical({"Fn::Join": ["", [bucket, "/*"]]}), unconditional))
-    assert all(action.startswith(("s3:Put", "s3:Abort")) for action in s3_actions), s3_actions
-    # What is left: the function's own log group and X-Ray.
-    assert {action for actions in grants.values() for action in actions} == {
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-    }
+# Each endpoint role's exact grants: tests/infra/test_policies.py.
 
 
 # Store methods that are operator commands (key management), never on a Lambda's request path.
