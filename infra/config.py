@@ -44,6 +44,27 @@ class RejectsLifecycle(BaseModel):
         return self
 
 
+# --- edge protection (infra/waf.py, docs/edge.md) ------------------------------------------------
+
+
+class Edge(BaseModel):
+    """The optional WAF web ACL on every family's stage, and its per-client rate rules.
+
+    WAF counts requests per `window_seconds`; a client (source IP) or an API key (the family's
+    credential header) over its limit is blocked, answered 429 in the family's dialect, until its
+    rate falls back under it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    waf: bool = False
+    window_seconds: Literal[60, 120, 300, 600] = 300
+    ip_requests_per_window: int = Field(default=30_000, ge=10, le=2_000_000_000)
+    key_requests_per_window: int = Field(default=30_000, ge=10, le=2_000_000_000)
+
+
+# --- end of edge protection ----------------------------------------------------------------------
+
+
 class EnvConfig(BaseModel):
     """Everything that differs between dev and prod; the code never branches on the env name."""
 
@@ -69,6 +90,8 @@ class EnvConfig(BaseModel):
     # every request). A revoked key's requests still reach the handlers this long, which refuse
     # them; 3600 s is API Gateway's maximum.
     authorizer_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    # Edge protection (infra.waf): one block, see Edge.
+    edge: Edge = Field(default_factory=Edge)
 
     @model_validator(mode="after")
     def _names_exist_in_catalog(self) -> EnvConfig:
@@ -80,6 +103,19 @@ class EnvConfig(BaseModel):
         _require_subset("limits", self.limits, endpoint_names)
         for endpoint_name, override in self.limits.items():
             _require_subset(f"limits.{endpoint_name}", override, _LIMIT_FIELDS)
+        return self
+
+    @model_validator(mode="after")
+    def _one_key_cannot_take_a_whole_stage(self) -> EnvConfig:
+        # The per-key rule exists so that one tenant's flood cannot use up the stage throttle that
+        # every tenant of the family shares: a key's limit must be below the stage's rate.
+        edge = self.edge
+        if edge.waf and edge.key_requests_per_window / edge.window_seconds >= self.throttling.rate_limit:
+            raise ValueError(
+                f"edge.key_requests_per_window ({edge.key_requests_per_window} per {edge.window_seconds} s) must be "
+                f"below throttling.rate_limit ({self.throttling.rate_limit}/s × {edge.window_seconds} s), or one key "
+                "can use up the stage throttle of its family"
+            )
         return self
 
     @property
