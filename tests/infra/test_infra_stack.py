@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Annotations, Match
-from ingest import observability, schema
+from ingest import catalog, observability, schema
 from ingest.catalog import ENDPOINTS, Endpoint, refused_routes, routes
 from ingest.settings import Settings
 
@@ -182,10 +182,12 @@ def test_each_route_proxies_to_its_own_function(synthesized: Synthesized) -> Non
         assert integrations[0]["Type"] == "AWS_PROXY"
 
 
-def test_rest_api_passes_bodies_through_untouched(synthesized: Synthesized) -> None:
-    (rest_api,) = resources_of(synthesized.template_json, "AWS::ApiGateway::RestApi").values()
-    assert rest_api["Properties"]["BinaryMediaTypes"] == ["*/*"]
-    assert "MinimumCompressionSize" not in rest_api["Properties"]
+def test_rest_apis_pass_bodies_through_untouched(synthesized: Synthesized) -> None:
+    rest_apis = resources_of(synthesized.template_json, "AWS::ApiGateway::RestApi").values()
+    assert len(rest_apis) == len(catalog.specs())  # one per family (infra.edge), the documents' too
+    for rest_api in rest_apis:
+        assert rest_api["Properties"]["BinaryMediaTypes"] == ["*/*"]
+        assert "MinimumCompressionSize" not in rest_api["Properties"]
 
 
 def test_stage_has_tracing_access_logs_and_configured_throttling(synthesized: Synthesized) -> None:
@@ -215,8 +217,9 @@ def test_stage_has_tracing_access_logs_and_configured_throttling(synthesized: Sy
 def test_log_groups_have_configured_retention(synthesized: Synthesized) -> None:
     retention = {"TWO_WEEKS": 14, "THREE_MONTHS": 90}[synthesized.stack.config.log_retention]
     log_groups = resources_of(synthesized.template_json, "AWS::Logs::LogGroup")
-    # One per endpoint function and one for the key authorizer, plus the API's access and execution logs.
-    assert len(log_groups) == len(ENDPOINTS) + 1 + 2
+    # One per endpoint function and one for the key authorizer, the shared access logs and each
+    # family API's execution logs.
+    assert len(log_groups) == len(ENDPOINTS) + 1 + 1 + len(catalog.specs())
     assert {group["Properties"].get("RetentionInDays") for group in log_groups.values()} == {retention}
 
 
@@ -366,7 +369,8 @@ def test_every_aws_operation_of_the_store_is_granted(dev: Synthesized) -> None:
 
 def test_outputs_are_pinned(synthesized: Synthesized) -> None:
     outputs = synthesized.template_json["Outputs"]
-    assert {"ApiUrl", "EventsTableName", "KeysTableName", "RejectsBucketName"} <= set(outputs)
+    base_urls = {f"ApiUrl{spec.name.capitalize()}" for spec in catalog.specs()}  # one per family API
+    assert base_urls | {"EventsTableName", "KeysTableName", "RejectsBucketName"} <= set(outputs)
 
 
 # --- cdk-nag, CDK annotations, cfn-lint ---------------------------------------------------------
