@@ -321,7 +321,7 @@ def test_a_chunked_datahub_post_is_stored(server):
         assert answer.headers["x-request-id"]
         # The connection stays usable: the chunked framing was read to its end.
         sock.sendall(request("GET", "/nope"))
-        assert read_answer(sock).status == 403
+        assert read_answer(sock).status == 404
     [item] = stored(server, provider)
     assert payload(item)["id"] == json.loads(body)["events"][0]["id"]
 
