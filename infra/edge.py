@@ -22,7 +22,6 @@ from ingest.auth import presented_key
 from ingest.authorizer import DENIED_BODY
 from ingest.errors import (
     BadRequest,
-    Forbidden,
     IngestError,
     InternalError,
     NotFound,
@@ -63,6 +62,7 @@ class EdgeAnswer:
     type: apigateway.ResponseType
     error: Callable[[FamilySpec], IngestError]
     retry_after: int | None = None
+    keyed: bool = False  # only on an API with an authorizer (not the public documents' API)
 
 
 def _missing_credential(spec: FamilySpec) -> IngestError:
@@ -81,31 +81,27 @@ def _static(error: IngestError) -> Callable[[FamilySpec], IngestError]:
 
 
 _NO_ROUTE = NotFound("No route matches this method and path.")
-_BAD_KEY = Unauthorized("Invalid API key.")
 
-# Every response type API Gateway has (apigateway.ResponseType), each with its answer.
+# Every response type API Gateway can answer with this stack, each with its answer. The others
+# cannot occur here (FALLBACK_TYPES) and would get DEFAULT_4XX/DEFAULT_5XX, which are in the
+# dialect too: left out, they cost no resources (a stack holds at most 500).
 EDGE_ANSWERS: tuple[EdgeAnswer, ...] = (
     # No credential header: API Gateway answers before the authorizer runs (identity source missing).
-    EdgeAnswer(apigateway.ResponseType.UNAUTHORIZED, _missing_credential),
-    # Not keys of this service's kind (no API Gateway API keys, no IAM auth), but answered alike.
-    EdgeAnswer(apigateway.ResponseType.INVALID_API_KEY, _static(_BAD_KEY)),
-    EdgeAnswer(apigateway.ResponseType.EXPIRED_TOKEN, _static(_BAD_KEY)),
-    EdgeAnswer(apigateway.ResponseType.INVALID_SIGNATURE, _static(_BAD_KEY)),
+    EdgeAnswer(apigateway.ResponseType.UNAUTHORIZED, _missing_credential, keyed=True),
     # A path or method of no route: API Gateway calls it a missing token (403); it is a 404.
     EdgeAnswer(apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, _static(_NO_ROUTE)),
     EdgeAnswer(apigateway.ResponseType.RESOURCE_NOT_FOUND, _static(_NO_ROUTE)),
     # The authorizer could not be run or failed: nothing was checked, so retry (never a 500 that
     # reads like a bug in the request).
     EdgeAnswer(apigateway.ResponseType.AUTHORIZER_FAILURE,
-               _static(Unavailable("The API key could not be checked; retry the request.")), UNAVAILABLE_RETRY_AFTER),
+               _static(Unavailable("The API key could not be checked; retry the request.")), UNAVAILABLE_RETRY_AFTER,
+               keyed=True),
     EdgeAnswer(apigateway.ResponseType.AUTHORIZER_CONFIGURATION_ERROR,
-               _static(Unavailable("The API key could not be checked; retry the request.")), UNAVAILABLE_RETRY_AFTER),
-    # The stage (or a usage plan) throttle.
+               _static(Unavailable("The API key could not be checked; retry the request.")), UNAVAILABLE_RETRY_AFTER,
+               keyed=True),
+    # The stage throttle.
     EdgeAnswer(apigateway.ResponseType.THROTTLED,
                _static(TooManyRequests("Too many requests to this API; retry after the Retry-After seconds.",
-                                       THROTTLED_RETRY_AFTER)), THROTTLED_RETRY_AFTER),
-    EdgeAnswer(apigateway.ResponseType.QUOTA_EXCEEDED,
-               _static(TooManyRequests("Request quota exceeded; retry after the Retry-After seconds.",
                                        THROTTLED_RETRY_AFTER)), THROTTLED_RETRY_AFTER),
     # A WAF block (infra.waf): retryable on purpose, so a false positive of a managed rule is a
     # visible retry loop, never an event a client drops as refused for good.
@@ -115,11 +111,6 @@ EDGE_ANSWERS: tuple[EdgeAnswer, ...] = (
                WAF_RETRY_AFTER),
     EdgeAnswer(apigateway.ResponseType.REQUEST_TOO_LARGE,
                _static(PayloadTooLarge(f"Request body is over API Gateway's limit of {MAX_PAYLOAD_BYTES} bytes."))),
-    EdgeAnswer(apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE,
-               _static(EdgeError(415, "Unsupported media type."))),
-    EdgeAnswer(apigateway.ResponseType.BAD_REQUEST_BODY, _static(BadRequest("The request body is invalid."))),
-    EdgeAnswer(apigateway.ResponseType.BAD_REQUEST_PARAMETERS,
-               _static(BadRequest("The request parameters are invalid."))),
     # The function did not answer within API Gateway's 29 s, or failed without an answer. It may
     # still have stored some events: a retry stores none of them twice.
     EdgeAnswer(apigateway.ResponseType.INTEGRATION_TIMEOUT,
@@ -130,11 +121,22 @@ EDGE_ANSWERS: tuple[EdgeAnswer, ...] = (
                                  retryable=True)), UNAVAILABLE_RETRY_AFTER),
     EdgeAnswer(apigateway.ResponseType.API_CONFIGURATION_ERROR,
                _static(InternalError("Internal error; retry the request.")), UNAVAILABLE_RETRY_AFTER),
-    # Anything else API Gateway answers itself (every type is listed above, so only a new one).
+    # Anything else API Gateway answers itself: the FALLBACK_TYPES, or a type AWS adds.
     EdgeAnswer(apigateway.ResponseType.DEFAULT_4_XX, _static(BadRequest("The request could not be served."))),
     EdgeAnswer(apigateway.ResponseType.DEFAULT_5_XX,
                _static(InternalError("Internal error; retry the request.")), UNAVAILABLE_RETRY_AFTER),
 )
+
+# Response types this stack cannot produce, answered by DEFAULT_4XX (400) should one ever occur.
+FALLBACK_TYPES = {
+    "INVALID_API_KEY": "no API Gateway API keys (keys are the service's own, checked by the authorizer)",
+    "EXPIRED_TOKEN": "no IAM (SigV4) or Cognito auth",
+    "INVALID_SIGNATURE": "no IAM (SigV4) auth",
+    "QUOTA_EXCEEDED": "no usage plans",
+    "UNSUPPORTED_MEDIA_TYPE": "every media type is binary (*/*)",
+    "BAD_REQUEST_BODY": "no request validators: the handlers validate",
+    "BAD_REQUEST_PARAMETERS": "no request validators: the handlers validate",
+}
 
 # ACCESS_DENIED only ever comes from the family's authorizer (a Deny: bad, revoked or expired key;
 # scopes are the handlers' 403): 401 with the body the authorizer rendered through the family.
@@ -157,6 +159,8 @@ def rendered_answers(spec: FamilySpec) -> list[RenderedAnswer]:
     settings = Settings()
     answers = []
     for answer in EDGE_ANSWERS:
+        if answer.keyed and spec.auth is None:
+            continue
         error = answer.error(spec)
         rendered = {route.name: route.impl.bind(route, settings).render_error(error) for route in spec.routes}
         distinct = {(r.status, r.body, r.content_type, tuple(sorted(r.headers.items()))) for r in rendered.values()}
@@ -187,23 +191,13 @@ def add_gateway_responses(rest_api: apigateway.RestApi, spec: FamilySpec) -> Non
             response_headers=answer.headers,
             templates={_media_type(answer.content_type): answer.body},
         )
-    if spec.auth is not None:
+    if spec.auth is not None:  # a public API has no authorizer, so no Deny
         rest_api.add_gateway_response(
             "KeyDenied",
             type=apigateway.ResponseType.ACCESS_DENIED,
             status_code=str(ACCESS_DENIED_STATUS),
             response_headers=dict([REQUEST_ID_HEADER]),
             templates={"application/json": ACCESS_DENIED_TEMPLATE},
-        )
-    else:  # a public API has no authorizer: a Deny cannot happen, but answer it in the dialect too
-        denied = Forbidden("Access denied.")
-        response = spec.routes[0].impl.bind(spec.routes[0], Settings()).render_error(denied)
-        rest_api.add_gateway_response(
-            "AccessDenied",
-            type=apigateway.ResponseType.ACCESS_DENIED,
-            status_code=str(response.status),
-            response_headers=dict([REQUEST_ID_HEADER]),
-            templates={_media_type(response.content_type): response.body.decode("utf-8")},
         )
 
 
