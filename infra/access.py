@@ -74,6 +74,10 @@ NEEDS: dict[RouteKind, tuple[Access, ...]] = {
     RouteKind.DOCS: (),
 }
 
+# The key authorizer (ingest.authorizer): a key record by prefix, nothing else (no counters: a
+# cached answer cannot count requests; the handlers do).
+AUTHORIZER_NEEDS: tuple[Access, ...] = (Access.of(Resource.KEYS_TABLE, "dynamodb:GetItem"),)
+
 # What an ingest route of a family with this write policy needs on top of NEEDS[INGEST].
 INGEST_POLICY_NEEDS: dict[WritePolicy, tuple[Access, ...]] = {
     WritePolicy.PROBLEM_WINDOW: (Access.of(Resource.EVENTS_TABLE, "dynamodb:UpdateItem", "dynamodb:BatchGetItem"),),

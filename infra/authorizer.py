@@ -18,6 +18,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra import access
 from infra.config import EnvConfig
 from infra.lambda_platform import platform_function
 from infra.nag import acknowledge
@@ -62,7 +63,7 @@ class KeyAuthorizers(Construct):
         )
         self.log_group, self.role, self.function = built.log_group, built.role, built.function
         # A key lookup by prefix is all it does: no counters, no events, no rejects.
-        storage.keys_table.grant(self.role, "dynamodb:GetItem")
+        storage.grant_route_access(self.role, access.merge(access.AUTHORIZER_NEEDS))
         self._by_family: dict[str, apigateway.RequestAuthorizer] = {}
         self._acknowledge_findings()
 

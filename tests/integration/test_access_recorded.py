@@ -18,7 +18,7 @@ from pathlib import Path
 import botocore.client
 import pytest
 
-from infra.access import Resource, needs_of
+from infra.access import AUTHORIZER_NEEDS, Resource, merge, needs_of
 from ingest import catalog
 from ingest.spec import RouteKind
 from ingest.pipeline import Pipeline
@@ -150,6 +150,24 @@ def test_every_declared_action_is_called_by_some_route_of_its_kind(recorded) -> 
         called[group] |= recorded[endpoint.name]
     for group in declared:
         assert declared[group] - called[group] - UNREACHED_BY_SAMPLES == set(), group
+
+
+def test_the_authorizer_reads_key_records_and_nothing_else(settings) -> None:
+    from ingest.authorizer import EdgeAuthorizer
+
+    authorizer = EdgeAuthorizer(settings)
+    arn = "arn:aws:execute-api:us-east-1:000000000000:api/local/POST/x"
+    effects = set()
+    with recording(settings) as seen:
+        for endpoint in catalog.ENDPOINTS:
+            if endpoint.public:
+                continue
+            for event in requests_of(endpoint.name):
+                answer = authorizer.authorize({**event, "methodArn": arn, "resource": endpoint.path})
+                effects.add(answer["policyDocument"]["Statement"][0]["Effect"])
+    assert effects == {"Allow", "Deny"}  # the samples hold good keys and bad ones
+    declared = {(resource, action) for resource, actions in merge(AUTHORIZER_NEEDS).items() for action in actions}
+    assert set(seen) == declared
 
 
 def test_documents_make_no_aws_call_and_rejects_are_single_puts(recorded) -> None:
