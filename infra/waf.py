@@ -76,8 +76,11 @@ def _managed_rules() -> list[wafv2.CfnWebACL.RuleProperty]:
     return rules
 
 
+CustomKey = wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty
+
+
 def _rate_rule(name: str, priority: int, limit: int, window: int,
-               custom_keys: list[wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty] | None) -> wafv2.CfnWebACL.RuleProperty:
+               custom_keys: list[CustomKey] | None) -> wafv2.CfnWebACL.RuleProperty:
     return wafv2.CfnWebACL.RuleProperty(
         name=name,
         priority=priority,
@@ -98,13 +101,14 @@ def _rate_rules(config: EnvConfig, first_priority: int) -> list[wafv2.CfnWebACL.
     edge = config.edge
     rules = [_rate_rule("RatePerIp", first_priority, edge.ip_requests_per_window, edge.window_seconds, None)]
     for offset, header in enumerate(credential_headers(), start=1):
-        key = wafv2.CfnWebACL.RateBasedStatementCustomKeyProperty(
+        key = CustomKey(
             header=wafv2.CfnWebACL.RateLimitHeaderProperty(
                 name=header, text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")]
             )
         )
         name = "RatePerKey" + "".join(part.capitalize() for part in header.split("-"))
-        rules.append(_rate_rule(name, first_priority + offset, edge.key_requests_per_window, edge.window_seconds, [key]))
+        limit, window = edge.key_requests_per_window, edge.window_seconds
+        rules.append(_rate_rule(name, first_priority + offset, limit, window, [key]))
     return rules
 
 

@@ -206,7 +206,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
             status, answer = response["statusCode"], apigw.response_body(response)
         except Exception:  # the function failed: API Gateway answers 502, in the API's dialect
             traceback.print_exc()
-            failed = handlers.pipeline(endpoint.name).error_answer(GatewayError(502, FUNCTION_FAILED_MESSAGE), request_id)
+            failure = GatewayError(502, FUNCTION_FAILED_MESSAGE)
+            failed = handlers.pipeline(endpoint.name).error_answer(failure, request_id)
             status, headers, answer = failed["statusCode"], dict(failed["headers"]), apigw.response_body(failed)
             headers["Retry-After"] = "1"
         self._reply(status, headers, answer)

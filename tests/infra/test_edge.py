@@ -65,7 +65,9 @@ def dialect_ok(family: str, status: int, body: dict) -> bool:
     if family in ("usage", "service"):
         return set(body) == {"message"} and isinstance(body["message"], str)
     if family == "logs":
-        phrase = {401: "Unauthorised", 413: "Payload Too Large", 500: "Internal Error"}.get(status, HTTPStatus(status).phrase)
+        # The reference's own wording where it differs from the HTTP reason phrase.
+        phrase = {401: "Unauthorised", 413: "Payload Too Large", 500: "Internal Error"}.get(
+            status, HTTPStatus(status).phrase)
         return body["message"] == phrase and set(body) <= {"message", "reason"}
     if family == "ops":
         return set(body) == {"error"} and body["error"]["code"] == status and isinstance(body["error"]["message"], str)
@@ -251,7 +253,9 @@ def test_a_bad_edge_block_fails_with_the_key_named(edge: dict, message: str) -> 
 
 
 @pytest.mark.parametrize("spec", catalog.specs(), ids=lambda spec: spec.name)
-def test_the_local_server_answers_no_route_and_too_large_as_the_gateway_does(dev: Synthesized, spec: FamilySpec) -> None:
+def test_the_local_server_answers_no_route_and_too_large_as_the_gateway_does(
+    dev: Synthesized, spec: FamilySpec
+) -> None:
     from ingest.errors import NotFound, PayloadTooLarge
     from local import handlers, server
 

@@ -80,7 +80,8 @@ def test_policies_differ_by_route_kind_as_the_issue_asks(dev: Synthesized) -> No
 
 
 def test_no_abort_tagging_or_retention_action_anywhere(synthesized: Synthesized) -> None:
-    actions = {action for statement in iam_statements(synthesized.template_json) for action in as_list(statement["Action"])}
+    statements = iam_statements(synthesized.template_json)
+    actions = {action for statement in statements for action in as_list(statement["Action"])}
     assert not {action for action in actions if action.startswith("s3:") and action != "s3:PutObject"} - {
         # The bucket's auto-delete custom resource (destroy removal policy), not a function.
         "s3:DeleteObject*", "s3:GetBucket*", "s3:List*", "s3:PutBucketPolicy"}
