@@ -132,7 +132,7 @@ FALLBACK_TYPES = {
     "INVALID_API_KEY": "no API Gateway API keys (keys are the service's own, checked by the authorizer)",
     "EXPIRED_TOKEN": "no IAM (SigV4) or Cognito auth",
     "INVALID_SIGNATURE": "no IAM (SigV4) auth",
-    "QUOTA_EXCEEDED": "no usage plans",
+    "QUOTA_EXCEEDED": "no request quotas at the gateway (no API Gateway plans)",
     "UNSUPPORTED_MEDIA_TYPE": "every media type is binary (*/*)",
     "BAD_REQUEST_BODY": "no request validators: the handlers validate",
     "BAD_REQUEST_PARAMETERS": "no request validators: the handlers validate",
