@@ -1,4 +1,4 @@
-"""The REST API: one resource path, method and function per catalog endpoint, built in a loop.
+"""The REST APIs, one per family: one resource path, method and function per catalog endpoint, in a loop.
 
 Adding a route to its family's spec, or a family to ``ingest.registry`` (plus the ``functions/<name>/``
 folders ``make handlers`` writes), is all it takes to deploy it; nothing here names an endpoint. The
@@ -12,14 +12,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 from ingest import catalog
-from ingest.spec import Endpoint
+from ingest.spec import Endpoint, FamilySpec
 
+from infra import edge
 from infra.authorizer import KeyAuthorizers
 from infra.config import EnvConfig
 from infra.endpoint_function import EndpointFunction, construct_id_for
 from infra.layers import Layers
 from infra.nag import acknowledge
 from infra.storage import Storage
+from infra.waf import EdgeFirewall
 
 # Must match ingest.observability (service name and metrics namespace used by Powertools).
 POWERTOOLS_SERVICE_NAME = "ingest-api"
@@ -30,6 +32,9 @@ AWS_BUDGET_SECONDS = 20
 
 
 class IngestApi(Construct):
+    """One REST API per family (``infra.edge`` says why), each with its own stage, throttle,
+    execution logs and gateway responses in the family's dialect; one access log group for all."""
+
     def __init__(
         self,
         scope: Construct,
@@ -46,14 +51,19 @@ class IngestApi(Construct):
             retention=logs.RetentionDays[config.log_retention],
             removal_policy=config.cdk_removal_policy,
         )
-        self.rest_api = self._rest_api(config)
-        self.execution_logs = self._execution_log_group(config)
+        # Family name → its REST API (registry order, then the service's own documents).
+        self.apis: dict[str, apigateway.RestApi] = {}
+        self.execution_logs: dict[str, logs.LogGroup] = {}
+        for spec in catalog.specs():
+            self.apis[spec.name] = self._rest_api(config, spec)
+            self.execution_logs[spec.name] = self._execution_log_group(config, spec.name)
+            edge.add_gateway_responses(self.apis[spec.name], spec)
+        self._share_cloud_watch_role()
         environment = function_environment(config, storage)
         # A Lambda REQUEST authorizer in front of every route: only real, active keys get through.
         self.authorizers = KeyAuthorizers(
             self, "KeyAuthorizers", config=config, storage=storage, layers=layers.all, environment=environment
         )
-        self.authorizers.add_gateway_responses(self.rest_api)
         self.functions: dict[str, EndpointFunction] = {}
         for endpoint in catalog.ENDPOINTS:
             function = EndpointFunction(
@@ -65,28 +75,34 @@ class IngestApi(Construct):
                 layers=layers.all,
                 environment=environment,
             )
+            api = self.apis[endpoint.family]
             # Routes invoke the function's `live` alias, which CodeDeploy shifts (infra.deploys).
-            method = add_route(self.rest_api, endpoint, function.alias, self.authorizers.for_endpoint(endpoint))
+            method = add_route(api, endpoint, function.alias, self.authorizers.for_endpoint(endpoint))
             _acknowledge_method_auth(method, public=endpoint.public)
-            for refused in add_refused_routes(self.rest_api, endpoint, function.alias):
+            for refused in add_refused_routes(api, endpoint, function.alias):
                 _acknowledge_refused_method(refused)
             self.functions[endpoint.name] = function
-        self._acknowledge_findings()
+        self.firewall = EdgeFirewall(self, "Firewall", config=config) if config.edge.waf else None
+        if self.firewall:
+            self.firewall.protect(self.apis.values())
+        self._acknowledge_findings(waf=self.firewall is not None)
 
-    def _rest_api(self, config: EnvConfig) -> apigateway.RestApi:
+    def _rest_api(self, config: EnvConfig, spec: FamilySpec) -> apigateway.RestApi:
+        first = not self.apis
         return apigateway.RestApi(
             self,
-            "RestApi",
-            rest_api_name=f"ingest-api-{config.name}",
-            description="Ingest API: wire-compatible event ingestion endpoints.",
+            f"{spec.name.capitalize()}RestApi",
+            rest_api_name=f"ingest-api-{config.name}-{spec.name}",
+            description=f"Ingest API: {spec.title}, wire-compatible event ingestion endpoints.",
             # Clients are servers, not browsers spread over the globe; no CloudFront hop needed.
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             # Treat every body as binary so gzip (Content-Encoding) bodies reach the handler
             # byte-exact (base64 in the proxy event); the handler decodes. No response compression
             # (minimum_compression_size) for the same reason: bodies are left untouched.
             binary_media_types=["*/*"],
-            # The account-level role API Gateway needs to write execution and access logs.
-            cloud_watch_role=True,
+            # The account-level role API Gateway needs to write execution and access logs: one per
+            # account, so made by the first API only (_share_cloud_watch_role).
+            cloud_watch_role=first,
             deploy_options=apigateway.StageOptions(
                 stage_name=config.stage_name,
                 tracing_enabled=True,
@@ -94,54 +110,55 @@ class IngestApi(Construct):
                 logging_level=apigateway.MethodLoggingLevel[config.api_logging_level],
                 # Request bodies carry customer events; never copy them into execution logs.
                 data_trace_enabled=False,
+                # Per family: one family's flood cannot use up another's (the WAF bounds each key).
                 throttling_rate_limit=config.throttling.rate_limit,
                 throttling_burst_limit=config.throttling.burst_limit,
                 access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
+                access_log_format=edge.access_log_format(),
             ),
         )
 
-    def _execution_log_group(self, config: EnvConfig) -> logs.LogGroup:
-        """Own the stage's execution log group, which API Gateway would create without retention."""
+    def _share_cloud_watch_role(self) -> None:
+        """Every stage logs through the account setting the first API made: deploy it first."""
+        first, *others = self.apis.values()
+        account = first.node.find_child("Account")
+        for api in others:
+            api.deployment_stage.node.add_dependency(account)
+
+    def _execution_log_group(self, config: EnvConfig, family: str) -> logs.LogGroup:
+        """Own each stage's execution log group, which API Gateway would create without retention."""
+        rest_api = self.apis[family]
         log_group = logs.LogGroup(
             self,
-            "ExecutionLogs",
-            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.stage_name}",
+            f"{family.capitalize()}ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{rest_api.rest_api_id}/{config.stage_name}",
             retention=logs.RetentionDays[config.log_retention],
             removal_policy=config.cdk_removal_policy,
         )
         # Exist before the stage can log, or API Gateway creates the group first and this fails.
-        self.rest_api.deployment_stage.node.add_dependency(log_group)
+        rest_api.deployment_stage.node.add_dependency(log_group)
         return log_group
 
-    def _acknowledge_findings(self) -> None:
+    def _acknowledge_findings(self, *, waf: bool) -> None:
         # Each acknowledgment sits on the narrowest construct that has the finding.
+        for rest_api in self.apis.values():
+            acknowledge(
+                rest_api.node.default_child,
+                "AwsSolutions-APIG2",
+                "Bodies may be gzip and are validated per event by the handler's pydantic models, "
+                "which must report each rejected event (and keep it in S3) rather than fail the "
+                "whole request at the gateway.",
+            )
+            if not waf:  # edge.waf in cdk.json (on in prod): infra.waf
+                acknowledge(
+                    rest_api.deployment_stage,
+                    "AwsSolutions-APIG3",
+                    "edge.waf is off in this environment (cdk.json): abuse is bounded by the per-family "
+                    "stage throttling and by per-key rate, body and event limits in the handler. "
+                    "Production turns the web ACL on (infra/waf.py).",
+                )
         acknowledge(
-            self.rest_api.node.default_child,
-            "AwsSolutions-APIG2",
-            "Bodies may be gzip and are validated per event by the handler's pydantic models, "
-            "which must report each rejected event (and keep it in S3) rather than fail the "
-            "whole request at the gateway.",
-        )
-        acknowledge(
-            self.rest_api.deployment_stage,
-            "AwsSolutions-APIG3",
-            "No WAF web ACL yet: abuse is bounded by the stage throttling in cdk.json and by "
-            "per-key body/event limits in the handler. A web ACL (rate-based rules) is attached "
-            "per account, e.g. via Firewall Manager, when the API is exposed beyond known clients.",
-        )
-        acknowledge(
-            self.rest_api.node.find_child("CloudWatchRole"),
+            next(iter(self.apis.values())).node.find_child("CloudWatchRole"),
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AmazonAPIGatewayPushToCloudWatchLogs]",
             "The account-level API Gateway logging role uses the AWS-documented managed policy; "

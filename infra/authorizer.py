@@ -18,12 +18,12 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra import access
 from infra.config import EnvConfig
 from infra.lambda_platform import platform_function
 from infra.nag import acknowledge
 from infra.paths import FUNCTIONS_DIR
 from infra.storage import Storage
-from ingest.authorizer import DENIED_BODY
 from ingest.catalog import Endpoint
 
 # A different entry point name from the endpoint handlers' on purpose: this is not a catalog route.
@@ -65,7 +65,7 @@ class KeyAuthorizers(Construct):
         self.log_group, self.role, self.function = built.log_group, built.role, built.function
         self.alias = built.alias  # what API Gateway invokes (CodeDeploy shifts it between versions)
         # A key lookup by prefix is all it does: no counters, no events, no rejects.
-        storage.keys_table.grant(self.role, "dynamodb:GetItem")
+        storage.grant_route_access(self.role, access.merge(access.AUTHORIZER_NEEDS))
         self._by_family: dict[str, apigateway.RequestAuthorizer] = {}
         self._acknowledge_findings()
 
@@ -88,19 +88,6 @@ class KeyAuthorizers(Construct):
             )
             self._by_family[endpoint.family] = authorizer
         return authorizer
-
-    def add_gateway_responses(self, rest_api: apigateway.RestApi) -> None:
-        """A Deny from the authorizer answers 401 with the family's body from the authorizer context.
-
-        ACCESS_DENIED only ever comes from these authorizers (scopes are checked, and answered 403, by
-        the handlers), so it is the "bad key" answer. A request with no credential header at all is
-        UNAUTHORIZED, answered by API Gateway before any authorizer runs (its default body)."""
-        rest_api.add_gateway_response(
-            "KeyDenied",
-            type=apigateway.ResponseType.ACCESS_DENIED,
-            status_code="401",
-            templates={"application/json": f"$context.authorizer.{DENIED_BODY}"},
-        )
 
     def _acknowledge_findings(self) -> None:
         policy = self.role.node.find_child("DefaultPolicy")

@@ -7,12 +7,11 @@ deploying a function whose settings silently fall back to defaults.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Literal
-
 import re
 import typing
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
 
 import aws_cdk as cdk
 from aws_cdk import aws_codedeploy as codedeploy
@@ -40,7 +39,6 @@ DeploymentConfigName = Literal[DEPLOYMENT_CONFIGS]  # type: ignore[valid-type]
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
 _VAULT_ARN = re.compile(r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_.-]+$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_BASE_PATH = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 
@@ -226,8 +224,8 @@ class DomainConfig(BaseModel):
 
     name: str
     certificate_arn: str
-    # Empty: the catalog's paths sit at the domain's root (https://<name>/datahub/v1/events).
-    base_path: str | None = None
+    # No base path: one REST API per family (infra.edge), routed by each path's first segment
+    # (infra.domain), so the catalog's paths sit at the domain's root (https://<name>/datahub/v1/events).
 
     @model_validator(mode="after")
     def _check(self) -> DomainConfig:
@@ -238,13 +236,30 @@ class DomainConfig(BaseModel):
                 f"certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN "
                 "(arn:aws:acm:<region>:<account>:certificate/<id>)"
             )
-        if self.base_path is not None and not _BASE_PATH.match(self.base_path):
-            raise ValueError(f"base_path {self.base_path!r}: path segments of [A-Za-z0-9._~-], no leading '/'")
         return self
 
     @property
     def url(self) -> str:
-        return f"https://{self.name}/{self.base_path + '/' if self.base_path else ''}"
+        return f"https://{self.name}/"
+# --- edge protection (infra/waf.py, docs/edge.md) ------------------------------------------------
+
+
+class Edge(BaseModel):
+    """The optional WAF web ACL on every family's stage, and its per-client rate rules.
+
+    WAF counts requests per `window_seconds`; a client (source IP) or an API key (the family's
+    credential header) over its limit is blocked, answered 429 in the family's dialect, until its
+    rate falls back under it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    waf: bool = False
+    window_seconds: Literal[60, 120, 300, 600] = 300
+    ip_requests_per_window: int = Field(default=30_000, ge=10, le=2_000_000_000)
+    key_requests_per_window: int = Field(default=30_000, ge=10, le=2_000_000_000)
+
+
+# --- end of edge protection ----------------------------------------------------------------------
 
 
 class EnvConfig(BaseModel):
@@ -279,6 +294,8 @@ class EnvConfig(BaseModel):
     backup: BackupConfig | None = None  # None: point-in-time recovery only
     existing_tables: ExistingTables = Field(default_factory=ExistingTables)
     domain: DomainConfig | None = None
+    # Edge protection (infra.waf): one block, see Edge.
+    edge: Edge = Field(default_factory=Edge)
 
     @model_validator(mode="after")
     def _names_exist_in_catalog(self) -> EnvConfig:
@@ -303,6 +320,19 @@ class EnvConfig(BaseModel):
                 f"deployment.config {self.deployment.config} shifts traffic every {step} min, but the alarms "
                 f"fire after {fires_after} min at the earliest (monitoring.alarms.period_minutes x "
                 "datapoints_to_alarm): lower them or choose a longer canary"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_key_cannot_take_a_whole_stage(self) -> EnvConfig:
+        # The per-key rule exists so that one tenant's flood cannot use up the stage throttle that
+        # every tenant of the family shares: a key's limit must be below the stage's rate.
+        edge = self.edge
+        if edge.waf and edge.key_requests_per_window / edge.window_seconds >= self.throttling.rate_limit:
+            raise ValueError(
+                f"edge.key_requests_per_window ({edge.key_requests_per_window} per {edge.window_seconds} s) must be "
+                f"below throttling.rate_limit ({self.throttling.rate_limit}/s × {edge.window_seconds} s), or one key "
+                "can use up the stage throttle of its family"
             )
         return self
 

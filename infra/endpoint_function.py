@@ -15,7 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from ingest.catalog import Endpoint
 
-from infra import paths
+from infra import access, paths
 from infra.config import EnvConfig
 from infra.lambda_platform import platform_function
 from infra.nag import acknowledge
@@ -69,7 +69,9 @@ class EndpointFunction(Construct):
         )
         self.log_group, self.role, self.function = built.log_group, built.role, built.function
         self.alias = built.alias  # what the API's integrations invoke
-        storage.grant_endpoint_access(self.role)
+        # Least privilege per route kind (infra.access): a document route gets no storage at all.
+        self.needs = access.needs_of(endpoint)
+        storage.grant_route_access(self.role, self.needs)
         self._acknowledge_findings(storage)
 
     def _acknowledge_findings(self, storage: Storage) -> None:
@@ -80,24 +82,21 @@ class EndpointFunction(Construct):
             "Only xray:PutTraceSegments/PutTelemetryRecords (active tracing) use '*': X-Ray does "
             "not support resource-level permissions for them.",
         )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{_nag_arn(storage.events_table)}/index/*]",
-            "Time-range read-back and delete query the events table's by_event_time index; the "
-            "wildcard is limited to that table's own indexes.",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::<{_logical_id(storage.rejects_bucket)}.Arn>/*]",
-            "Rejects are written under per-tenant/request object keys only known at run time; the "
-            "grant is put-only and confined to the rejects bucket.",
-        )
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Action::s3:Abort*]",
-            "Part of Bucket.grant_put: lets the SDK abort its own failed multipart upload of a "
-            "large reject; it cannot read, list or delete objects.",
-        )
+        # Only where the route kind's grants have the wildcard (infra.access).
+        if access.Resource.EVENTS_INDEXES in self.needs:
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{_nag_arn(storage.events_table)}/index/*]",
+                "Time-range read-back and delete query the events table's by_event_time index "
+                "(Query only); the wildcard is limited to that table's own indexes.",
+            )
+        if access.Resource.REJECTS_OBJECTS in self.needs:
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::<{_logical_id(storage.rejects_bucket)}.Arn>/*]",
+                "Rejects are written under per-tenant/request object keys only known at run time; the "
+                "grant is s3:PutObject only and confined to the rejects bucket.",
+            )
         acknowledge(
             self.function,
             "AwsSolutions-L1",

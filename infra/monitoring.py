@@ -237,19 +237,21 @@ class Monitoring(cdk.NestedStack):
     # --- API Gateway ----------------------------------------------------------------------------
 
     def _api(self, api: IngestApi) -> None:
-        rest_api, stage = api.rest_api, self.config.stage_name
-        self.facade.monitor_api_gateway(
-            api=rest_api,
-            api_stage=stage,
-            alarm_friendly_name="Api",
-            human_readable_name=f"API {rest_api.rest_api_name} (stage {stage})",
-            add5_xx_fault_rate_alarm={
-                CRITICAL: cmc.ErrorRateThreshold(max_error_rate=self.thresholds.api_5xx_percent / 100)
-            },
-        )
-        for endpoint in catalog.ENDPOINTS:
+        # One REST API per family (infra.edge): a 5xx-rate alarm per API, a p99 alarm per route.
+        stage = self.config.stage_name
+        for family, rest_api in api.apis.items():
             self.facade.monitor_api_gateway(
                 api=rest_api,
+                api_stage=stage,
+                alarm_friendly_name=f"Api{_friendly(family)}",
+                human_readable_name=f"API {rest_api.rest_api_name} (stage {stage})",
+                add5_xx_fault_rate_alarm={
+                    CRITICAL: cmc.ErrorRateThreshold(max_error_rate=self.thresholds.api_5xx_percent / 100)
+                },
+            )
+        for endpoint in catalog.ENDPOINTS:
+            self.facade.monitor_api_gateway(
+                api=api.apis[endpoint.family],
                 api_stage=stage,
                 api_method=endpoint.method,
                 api_resource=endpoint.path,

@@ -54,13 +54,14 @@ class IngestApiStack(cdk.Stack):
             )
         self.domain = None
         if config.domain is not None:
-            self.domain = CustomDomain(self, "Domain", settings=config.domain, rest_api=self.api.rest_api)
+            self.domain = CustomDomain(self, "Domain", settings=config.domain, apis=self.api.apis)
 
     def _outputs(self) -> None:
         # Created on the stack itself so their logical IDs stay exactly these names (scripts and
         # the README read them from `cdk deploy --outputs-file`).
         outputs = {
-            "ApiUrl": self.api.rest_api.url,
+            # Each family's base URL (one REST API per family, infra.edge): ApiUrlDatahub, ...
+            **{f"ApiUrl{family.capitalize()}": api.url for family, api in self.api.apis.items()},
             "EventsTableName": self.storage.events_table.table_name,
             "KeysTableName": self.storage.keys_table.table_name,
             "RejectsBucketName": self.storage.rejects_bucket.bucket_name,

@@ -2,10 +2,13 @@
 
 The tables are built from the same ``TableSpec`` objects the local emulator uses, so what runs on
 a laptop has exactly the deployed key schema. Access policy lives here too
-(``grant_endpoint_access``): the resource owner decides what an ingest function may do with it.
+(``grant_route_access``): what a route's function may do with each resource, as ``infra.access``
+declares per route kind.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -14,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from ingest import schema
 
+from infra import access
 from infra.config import EnvConfig
 
 _ATTRIBUTE_TYPES = {
@@ -22,26 +26,12 @@ _ATTRIBUTE_TYPES = {
     "B": dynamodb.AttributeType.BINARY,
 }
 
-# Everything the request path does on the events table (ingest.store): dedup look-ups
-# (BatchGetItem), batched and conditional writes, the ops family's open-or-refresh of a problem
-# window (conditional UpdateItem), read-back over the event-time index and delete. No Scan.
-EVENTS_TABLE_ACTIONS = (
-    "dynamodb:BatchWriteItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:GetItem",
-    "dynamodb:Query",
-    "dynamodb:DeleteItem",
-)
-# API keys are looked up by prefix; a function never lists them. ``grant_read_data`` would also
-# grant Scan (and stream reads), which no request path needs.
-KEYS_TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 # Per-key rate limiting is one atomic ADD per request on a `rate#<prefix>#<minute>[#<shard>]` counter
 # item in the keys table (ingest.store.Store.count_request; the shards are read with BatchGetItem).
-# UpdateItem is allowed on those partition keys only, so a function can count requests but never
-# alter a key record (hash, scopes, revocation).
+# Both are allowed on those partition keys only, so a function can count requests but never alter
+# (or read through this grant) a key record (hash, scopes, revocation).
 RATE_COUNTER_PK_PATTERN = "rate#*"
+RATE_COUNTERS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [RATE_COUNTER_PK_PATTERN]}}
 
 # Versioning protects rejects from an accidental overwrite; an old version is kept this long.
 NONCURRENT_VERSION_DAYS = 30
@@ -64,17 +54,27 @@ class Storage(Construct):
         self.access_logs_bucket = self._access_logs_bucket(config)
         self.rejects_bucket = self._rejects_bucket(config)
 
-    def grant_endpoint_access(self, grantee: iam.IGrantable) -> None:
-        """Least privilege for an ingest function (index ARNs included by ``Table.grant``)."""
-        self.events_table.grant(grantee, *EVENTS_TABLE_ACTIONS)
-        self.keys_table.grant(grantee, *KEYS_TABLE_READ_ACTIONS)
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["dynamodb:UpdateItem"],
-            resource_arns=[self.keys_table.table_arn],
-            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [RATE_COUNTER_PK_PATTERN]}},
-        )
-        self.rejects_bucket.grant_put(grantee)
+    def grant_route_access(self, grantee: iam.IGrantable, needs: Mapping[access.Resource, Iterable[str]]) -> None:
+        """Exactly ``needs`` (``infra.access.needs_of``): one statement per resource, nothing more.
+
+        Explicit statements rather than ``Table.grant``/``Bucket.grant_put``: those add every index
+        to every grant and the S3 tagging, retention and ``Abort*`` actions no function calls."""
+        for resource, actions in needs.items():
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=sorted(actions),
+                resource_arns=self.resource_arns(resource),
+                conditions=RATE_COUNTERS_ONLY if resource is access.Resource.RATE_COUNTERS else None,
+            )
+
+    def resource_arns(self, resource: access.Resource) -> list[str]:
+        return {
+            access.Resource.EVENTS_TABLE: [self.events_table.table_arn],
+            access.Resource.EVENTS_INDEXES: [f"{self.events_table.table_arn}/index/*"],
+            access.Resource.KEYS_TABLE: [self.keys_table.table_arn],
+            access.Resource.RATE_COUNTERS: [self.keys_table.table_arn],
+            access.Resource.REJECTS_OBJECTS: [self.rejects_bucket.arn_for_objects("*")],
+        }[resource]
 
     def _table_or_existing(
         self, spec: schema.TableSpec, config: EnvConfig, existing_name: str | None

@@ -83,6 +83,15 @@ def resource_endpoints(raw_path: str) -> tuple[Endpoint, ...]:
     return tuple(route.endpoint for route in _resource_routes(urlsplit(raw_path).path))
 
 
+def family_of(raw_path: str) -> str:
+    """The family whose API a path of no route would have reached deployed (one REST API per family,
+    infra.edge): the one whose routes share the path's first segment, else the service's own API."""
+    first = urlsplit(raw_path).path.strip("/").split("/", 1)[0]
+    families = {endpoint.family for endpoint in catalog.ENDPOINTS
+                if endpoint.path.strip("/").split("/", 1)[0] == first and not first.startswith("{")}
+    return families.pop() if len(families) == 1 else "service"
+
+
 def match(method: str, raw_path: str) -> tuple[Endpoint, dict[str, str]] | None:
     """The catalog endpoint for a request, with its path parameters (decoded), or None.
 

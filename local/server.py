@@ -8,7 +8,9 @@ In front of the handlers it answers what the gateway itself would, in the route 
 405 (with Allow) for a method no route of the path has, 400 for bad framing (Content-Length,
 chunked with Content-Length, malformed chunks, obs-fold), 413 over API Gateway's 10 MB payload,
 431 over its header quota, 408 for a client that stops sending (READ_TIMEOUT, 30 s). A path of no
-route keeps API Gateway's 403. Chunked bodies are read whole before the handler runs.
+route (or a method no route of its path has) is a 404 in the dialect of the family whose API it would
+have reached deployed (one REST API per family: infra.edge). Chunked bodies are read whole before the
+handler runs.
 """
 
 from __future__ import annotations
@@ -32,19 +34,22 @@ from local.environment import apply_local_defaults
 apply_local_defaults()
 
 # (imported after the environment is set)
-from ingest.errors import BadRequest, IngestError, MethodNotAllowed, PayloadTooLarge  # noqa: E402
+from ingest import catalog  # noqa: E402
+from ingest.errors import BadRequest, IngestError, MethodNotAllowed, NotFound, PayloadTooLarge  # noqa: E402
 from ingest.settings import get_settings  # noqa: E402
 from local import apigw, emulator, handlers  # noqa: E402
 from local.context import LocalContext  # noqa: E402
 
-# What API Gateway (REST) answers for a method/path it has no route for.
-NO_ROUTE = orjson.dumps({"message": "Missing Authentication Token"})
-# What it answers when the function fails instead of returning a proxy answer.
-FUNCTION_FAILED = orjson.dumps({"message": "Internal server error"})
+# What the deployed APIs answer (their gateway responses, infra.edge) for a method/path of no route
+# and for a body over API Gateway's payload limit; tests/infra/test_edge.py keeps them equal.
+NO_ROUTE_MESSAGE = "No route matches this method and path."
+# What it answers when the function fails instead of returning a proxy answer (INTEGRATION_FAILURE).
+FUNCTION_FAILED_MESSAGE = "The request failed; retry it (a retry never stores an event twice)."
 
 # API Gateway's payload limit: the most of a body this layer reads. Each route's own, lower cap is
 # the pipeline's to enforce (Limits), in the route's dialect, as deployed.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+TOO_LARGE_MESSAGE = f"Request body is over API Gateway's limit of {MAX_BODY_BYTES} bytes."
 # API Gateway's REST quota for the request line and the header values together.
 HEADER_QUOTA = 10_240
 # How much of a request's header section (names, line ends and folding included) is read at all
@@ -181,9 +186,11 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self._refuse(405, message, allowed=allowed, close=False)
             return
         matched = apigw.match(self.command, self.path)
-        if matched is None:
-            headers = {"Content-Type": "application/json", "X-Request-Id": str(uuid.uuid4())}
-            self._reply(HTTPStatus.FORBIDDEN, headers, NO_ROUTE)
+        if matched is None:  # deployed: MISSING_AUTHENTICATION_TOKEN, answered 404 in the API's dialect
+            family = resource[0].family if resource else apigw.family_of(self.path)
+            route = catalog.spec(family).routes[0]
+            response = handlers.pipeline(route.name).error_answer(NotFound(NO_ROUTE_MESSAGE), str(uuid.uuid4()))
+            self._reply(response["statusCode"], dict(response["headers"]), apigw.response_body(response))
             return
         endpoint, path_params = matched
         event = apigw.to_event(
@@ -197,10 +204,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
             for name, values in (response.get("multiValueHeaders") or {}).items():
                 headers[name] = ", ".join(values)
             status, answer = response["statusCode"], apigw.response_body(response)
-        except Exception:  # the function failed: API Gateway answers 502
+        except Exception:  # the function failed: API Gateway answers 502, in the API's dialect
             traceback.print_exc()
-            status, answer = HTTPStatus.BAD_GATEWAY, FUNCTION_FAILED
-            headers = {"Content-Type": "application/json", "X-Request-Id": request_id}
+            failure = GatewayError(502, FUNCTION_FAILED_MESSAGE)
+            failed = handlers.pipeline(endpoint.name).error_answer(failure, request_id)
+            status, headers, answer = failed["statusCode"], dict(failed["headers"]), apigw.response_body(failed)
+            headers["Retry-After"] = "1"
         self._reply(status, headers, answer)
 
     def _read_body(self) -> bytes:
@@ -226,7 +235,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             raise BadRequest(f"Invalid Content-Length {', '.join(lengths)!r}: send one decimal number of bytes.")
         length = int(values.pop())
         if length > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes.")
+            raise PayloadTooLarge(TOO_LARGE_MESSAGE)
         if not length:
             return b""
         self._continue()
@@ -250,7 +259,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             if not size:
                 break
             if len(body) + size > MAX_BODY_BYTES:
-                raise PayloadTooLarge(f"The chunked request body exceeds the limit of {MAX_BODY_BYTES} bytes.")
+                raise PayloadTooLarge(TOO_LARGE_MESSAGE)
             data = self.rfile.read(size)
             if len(data) < size:
                 raise BadRequest("The chunked body ended in the middle of a chunk.")

@@ -78,7 +78,10 @@ def test_body_over_the_cap_is_413(live_server, live_key):
     assert response.status_code == 413 and "limit" in response.json()["error"]
 
 
-def test_unknown_route_answers_like_api_gateway(live_server):
+def test_unknown_route_answers_like_the_deployed_gateway(live_server):
     base, _ = live_server
-    response = requests.get(f"{base}/nope", timeout=30)
-    assert response.status_code == 403 and response.json() == {"message": "Missing Authentication Token"}
+    response = requests.get(f"{base}/nope", timeout=30)  # no family's path: the service API's 404
+    assert response.status_code == 404 and response.json() == {"message": "No route matches this method and path."}
+    response = requests.get(f"{base}/datahub/v1/nope", timeout=30)  # the DataHub API's 404, in its dialect
+    assert response.status_code == 404 and response.json() == {"error": "No route matches this method and path."}
+    assert response.headers["X-Request-Id"]

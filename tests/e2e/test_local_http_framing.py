@@ -189,20 +189,22 @@ def test_every_family_answers_an_unknown_method_405_in_its_own_dialect(server, p
 
 
 @pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "CONNECT", "BREW", "GET", "POST"])
-def test_an_unknown_path_keeps_api_gateways_403_with_a_request_id(server, method):
+def test_an_unknown_path_is_a_404_in_the_service_dialect_with_a_request_id(server, method):
+    """Deployed, a path of no family reaches the service's own API, whose MISSING_AUTHENTICATION_TOKEN
+    gateway response is this 404 (infra.edge; tests/infra/test_edge.py checks they agree)."""
     answer = exchange(server, request(method, "/nope/nothing-here", [("Content-Length", "0")]))
-    assert answer.status == 403 and answer.json() == {"message": "Missing Authentication Token"}
+    assert answer.status == 404 and answer.json() == {"message": "No route matches this method and path."}
     assert answer.headers["x-request-id"]
 
 
 @pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "GET"])
-def test_gateway_methods_a_path_does_not_serve_keep_todays_403(server, method):
-    """No route serves HEAD or OPTIONS (nor GET on /datahub/v1/events): API Gateway's 403, as before
-    (passes before the fix except for the X-Request-Id)."""
+def test_gateway_methods_a_path_does_not_serve_are_a_404_in_its_familys_dialect(server, method):
+    """No route serves HEAD or OPTIONS (nor GET on /datahub/v1/events): the DataHub API's gateway
+    response for a method of no route, a 404 in DataHub's dialect."""
     answer = exchange(server, request(method, DATAHUB), head=method == "HEAD")
-    assert answer.status == 403 and answer.headers["x-request-id"]
+    assert answer.status == 404 and answer.headers["x-request-id"]
     if method != "HEAD":
-        assert answer.json() == {"message": "Missing Authentication Token"}
+        assert answer.json() == {"error": "No route matches this method and path."}
 
 
 def test_a_malformed_request_line_is_a_gateway_400_json_not_an_html_page(server):
@@ -319,7 +321,7 @@ def test_a_chunked_datahub_post_is_stored(server):
         assert answer.headers["x-request-id"]
         # The connection stays usable: the chunked framing was read to its end.
         sock.sendall(request("GET", "/nope"))
-        assert read_answer(sock).status == 403
+        assert read_answer(sock).status == 404
     [item] = stored(server, provider)
     assert payload(item)["id"] == json.loads(body)["events"][0]["id"]
 

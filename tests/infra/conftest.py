@@ -38,7 +38,6 @@ PROD_OPTIONS = {
     "domain": {
         "name": "ingest.example.com",
         "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/0b0c0d0e-1111-2222-3333-444455556666",
-        "base_path": "ingest",
     },
     "existing_tables": {"events_table_name": "ingest-events-restored", "keys_table_name": "ingest-keys-restored"},
     "monitoring": {

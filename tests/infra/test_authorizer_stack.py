@@ -72,13 +72,20 @@ def test_every_route_is_behind_its_familys_authorizer(template):
 
 
 def test_a_denied_key_answers_401_with_the_body_the_authorizer_rendered(template):
-    [response] = [
-        r["Properties"]
+    keyed_apis = {  # the REST API of each family that has keys (one API per family)
+        resource["Properties"]["RestApiId"]["Ref"]
+        for resource in of_type(template, "AWS::ApiGateway::Authorizer").values()
+    }
+    denials = {
+        r["Properties"]["RestApiId"]["Ref"]: r["Properties"]
         for r in of_type(template, "AWS::ApiGateway::GatewayResponse").values()
         if r["Properties"]["ResponseType"] == "ACCESS_DENIED"
-    ]
-    assert response["StatusCode"] == "401"
-    assert response["ResponseTemplates"] == {"application/json": f"$context.authorizer.{DENIED_BODY}"}
+    }
+    assert keyed_apis and keyed_apis <= set(denials)
+    for api in keyed_apis:
+        assert denials[api]["StatusCode"] == "401"
+        assert denials[api]["ResponseTemplates"] == {"application/json": f"$context.authorizer.{DENIED_BODY}"}
+        assert denials[api]["ResponseParameters"] == {"gatewayresponse.header.X-Request-Id": "context.requestId"}
 
 
 def test_the_authorizer_function_reads_key_records_and_nothing_else(template, tmp_path_factory):

@@ -140,8 +140,9 @@ CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0b0c0d0e-1111-2222
          ["environments.prod.domain.certificate_arn: required key is missing", "domain.certificate: unknown key"]),
         ("prod", ["domain"], {"name": "ingest.example.com", "certificate_arn": "arn:aws:iam::1:cert"},
          ["certificate_arn 'arn:aws:iam::1:cert' is not an ACM certificate ARN"]),
-        ("prod", ["domain"], {"name": "ingest.example.com", "certificate_arn": CERTIFICATE, "base_path": "/v1"},
-         ["base_path '/v1'"]),
+        # one API per family, routed by path: no base path to put the vendors' paths under
+        ("prod", ["domain"], {"name": "ingest.example.com", "certificate_arn": CERTIFICATE, "base_path": "v1"},
+         ["domain.base_path: unknown key"]),
     ],
 )
 def test_a_mistake_names_its_key_and_the_allowed_values(
@@ -161,12 +162,12 @@ def test_a_mistake_names_its_key_and_the_allowed_values(
 
 
 def test_valid_optional_settings_are_accepted(environments: dict[str, Any]) -> None:
-    environments["prod"]["domain"] = {"name": "ingest.example.com", "certificate_arn": CERTIFICATE, "base_path": "v2"}
+    environments["prod"]["domain"] = {"name": "ingest.example.com", "certificate_arn": CERTIFICATE}
     environments["prod"]["backup"] = {"copy_to_vault_arn": VAULT, "move_to_cold_storage_after_days": 7,
                                       "delete_after_days": 97}
     environments["prod"]["existing_tables"] = {"events_table_name": "ingest-events-restored"}
     config = config_for("prod", environments)
-    assert config.domain is not None and config.domain.url == "https://ingest.example.com/v2/"
+    assert config.domain is not None and config.domain.url == "https://ingest.example.com/"
     assert config.backup is not None and config.backup.copy_to_vault_arn == VAULT
     assert config.existing_tables.events_table_name == "ingest-events-restored"
     assert config.existing_tables.keys_table_name is None

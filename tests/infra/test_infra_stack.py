@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Annotations, Match
-from ingest import observability, schema
+from ingest import catalog, observability, schema
 from ingest.catalog import ENDPOINTS, Endpoint, refused_routes, routes
 from ingest.settings import Settings
 
 from infra.api import AWS_BUDGET_SECONDS, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME
 from infra.endpoint_function import HANDLER, construct_id_for
 from infra.paths import RUNTIME_PYTHON_DIR
-from infra.storage import EVENTS_TABLE_ACTIONS, KEYS_TABLE_READ_ACTIONS, RATE_COUNTER_PK_PATTERN
 from tests.infra.infra_synth import REPO_ROOT, Synthesized
 from tests.infra.template_routes import template_routes
 
@@ -186,10 +185,12 @@ def test_each_route_proxies_to_its_own_function(synthesized: Synthesized) -> Non
         assert integrations[0]["Type"] == "AWS_PROXY"
 
 
-def test_rest_api_passes_bodies_through_untouched(synthesized: Synthesized) -> None:
-    (rest_api,) = resources_of(synthesized.template_json, "AWS::ApiGateway::RestApi").values()
-    assert rest_api["Properties"]["BinaryMediaTypes"] == ["*/*"]
-    assert "MinimumCompressionSize" not in rest_api["Properties"]
+def test_rest_apis_pass_bodies_through_untouched(synthesized: Synthesized) -> None:
+    rest_apis = resources_of(synthesized.template_json, "AWS::ApiGateway::RestApi").values()
+    assert len(rest_apis) == len(catalog.specs())  # one per family (infra.edge), the documents' too
+    for rest_api in rest_apis:
+        assert rest_api["Properties"]["BinaryMediaTypes"] == ["*/*"]
+        assert "MinimumCompressionSize" not in rest_api["Properties"]
 
 
 def test_stage_has_tracing_access_logs_and_configured_throttling(synthesized: Synthesized) -> None:
@@ -219,8 +220,9 @@ def test_stage_has_tracing_access_logs_and_configured_throttling(synthesized: Sy
 def test_log_groups_have_configured_retention(synthesized: Synthesized) -> None:
     retention = {"TWO_WEEKS": 14, "THREE_MONTHS": 90}[synthesized.stack.config.log_retention]
     log_groups = resources_of(synthesized.template_json, "AWS::Logs::LogGroup")
-    # One per endpoint function and one for the key authorizer, plus the API's access and execution logs.
-    assert len(log_groups) == len(ENDPOINTS) + 1 + 2
+    # One per endpoint function and one for the key authorizer, the shared access logs and each
+    # family API's execution logs.
+    assert len(log_groups) == len(ENDPOINTS) + 1 + 1 + len(catalog.specs())
     assert {group["Properties"].get("RetentionInDays") for group in log_groups.values()} == {retention}
 
 
@@ -340,31 +342,7 @@ def endpoint_role_grants(template_json: dict, endpoint: Endpoint) -> dict[tuple[
     return grants
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.name)
-def test_endpoint_role_holds_exactly_the_storage_grants(dev: Synthesized, endpoint: Endpoint) -> None:
-    template_json = dev.template_json
-    events_table = {"Fn::GetAtt": [logical_id_by_path(template_json, "Storage/EventsTable/Resource"), "Arn"]}
-    keys_table = {"Fn::GetAtt": [logical_id_by_path(template_json, "Storage/KeysTable/Resource"), "Arn"]}
-    bucket = {"Fn::GetAtt": [logical_id_by_path(template_json, "Storage/RejectsBucket/Resource"), "Arn"]}
-    unconditional = canonical(None)
-    rate_counters_only = canonical({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [RATE_COUNTER_PK_PATTERN]}})
-
-    grants = endpoint_role_grants(template_json, endpoint)
-
-    assert grants.pop((canonical(events_table), unconditional)) == set(EVENTS_TABLE_ACTIONS)
-    events_indexes = {"Fn::Join": ["", [events_table, "/index/*"]]}
-    assert grants.pop((canonical(events_indexes), unconditional)) == set(EVENTS_TABLE_ACTIONS)
-    assert grants.pop((canonical(keys_table), unconditional)) == set(KEYS_TABLE_READ_ACTIONS)
-    assert grants.pop((canonical(keys_table), rate_counters_only)) == {"dynamodb:UpdateItem"}
-    s3_actions = grants.pop((canonical({"Fn::Join": ["", [bucket, "/*"]]}), unconditional))
-    assert all(action.startswith(("s3:Put", "s3:Abort")) for action in s3_actions), s3_actions
-    # What is left: the function's own log group and X-Ray.
-    assert {action for actions in grants.values() for action in actions} == {
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-    }
+# Each endpoint role's exact grants: tests/infra/test_policies.py.
 
 
 # Store methods that are operator commands (key management), never on a Lambda's request path.
@@ -394,7 +372,8 @@ def test_every_aws_operation_of_the_store_is_granted(dev: Synthesized) -> None:
 
 def test_outputs_are_pinned(synthesized: Synthesized) -> None:
     outputs = synthesized.template_json["Outputs"]
-    assert {"ApiUrl", "EventsTableName", "KeysTableName", "RejectsBucketName"} <= set(outputs)
+    base_urls = {f"ApiUrl{spec.name.capitalize()}" for spec in catalog.specs()}  # one per family API
+    assert base_urls | {"EventsTableName", "KeysTableName", "RejectsBucketName"} <= set(outputs)
 
 
 # --- cdk-nag, CDK annotations, cfn-lint ---------------------------------------------------------

@@ -156,9 +156,11 @@ def test_subscriptions_come_from_cdk_json(synthesized: Synthesized, prod_options
 # --- monitoring: each alarm and its threshold -----------------------------------------------------
 
 
-def test_api_5xx_rate_alarm(synthesized: Synthesized) -> None:
+@pytest.mark.parametrize("family", sorted({endpoint.family for endpoint in ENDPOINTS}))
+def test_api_5xx_rate_alarm(synthesized: Synthesized, family: str) -> None:
+    # One REST API per family (infra.edge), so one 5xx-rate alarm per API.
     config = synthesized.stack.config
-    rest_api_name = f"ingest-api-{config.name}"
+    rest_api_name = f"ingest-api-{config.name}-{family}"
     alarm = the_alarm(synthesized, "AWS/ApiGateway", "5XXError", ApiName=rest_api_name, Stage=config.stage_name)
     [stat] = metric_stats(alarm)
     assert stat["Stat"] == "Average"  # the 5XXError average is the share of answers that are 5xx
@@ -174,7 +176,7 @@ def test_p99_latency_alarm_per_route(prod: Synthesized, endpoint) -> None:
         prod,
         "AWS/ApiGateway",
         "Latency",
-        ApiName=f"ingest-api-{config.name}",
+        ApiName=f"ingest-api-{config.name}-{endpoint.family}",
         Stage=config.stage_name,
         Method=endpoint.method,
         Resource=endpoint.path,
@@ -188,7 +190,7 @@ def test_route_latency_threshold_per_endpoint_override(prod_options: Synthesized
     config = prod_options.stack.config
     [datahub] = [e for e in ENDPOINTS if e.name == "datahub_events"]
     alarm = the_alarm(
-        prod_options, "AWS/ApiGateway", "Latency", ApiName="ingest-api-prod", Stage=config.stage_name,
+        prod_options, "AWS/ApiGateway", "Latency", ApiName="ingest-api-prod-datahub", Stage=config.stage_name,
         Method=datahub.method, Resource=datahub.path,
     )
     assert alarm["Threshold"] == 2500
@@ -451,7 +453,7 @@ def test_no_custom_domain_unless_configured(synthesized: Synthesized) -> None:
     assert "CustomDomainUrl" not in synthesized.template_json["Outputs"]
 
 
-def test_custom_domain_maps_the_stage_at_the_base_path(prod_options: Synthesized) -> None:
+def test_custom_domain_routes_each_family_to_its_api(prod_options: Synthesized) -> None:
     template = prod_options.template_json
     settings = PROD_OPTIONS["domain"]
     [(domain_id, domain)] = of_type(template, "AWS::ApiGateway::DomainName").items()
@@ -460,19 +462,40 @@ def test_custom_domain_maps_the_stage_at_the_base_path(prod_options: Synthesized
         "EndpointConfiguration": {"Types": ["REGIONAL"]},
         "RegionalCertificateArn": settings["certificate_arn"],
         "SecurityPolicy": "TLS_1_2",
+        "RoutingMode": "ROUTING_RULE_ONLY",
         "Tags": domain["Properties"]["Tags"],
     }
-    [mapping] = of_type(template, "AWS::ApiGateway::BasePathMapping").values()
-    [rest_api_id] = of_type(template, "AWS::ApiGateway::RestApi")
-    [stage_id] = of_type(template, "AWS::ApiGateway::Stage")
-    assert mapping["Properties"] == {
-        "BasePath": settings["base_path"],
-        "DomainName": {"Ref": domain_id},
-        "RestApiId": {"Ref": rest_api_id},
-        "Stage": {"Ref": stage_id},
-    }
+    assert of_type(template, "AWS::ApiGateway::BasePathMapping") == {}
+    apis = of_type(template, "AWS::ApiGateway::RestApi")
+    stages = of_type(template, "AWS::ApiGateway::Stage")
+    rules = list(of_type(template, "AWS::ApiGatewayV2::RoutingRule").values())
+    # Every catalog path's first segment goes, unstripped, to the API that serves that path.
+    routed: dict[str, str] = {}
+    for rule in rules:
+        props = rule["Properties"]
+        assert props["DomainNameArn"] == {"Fn::GetAtt": [domain_id, "DomainNameArn"]}
+        [action] = props["Actions"]
+        invoke = action["InvokeApi"]
+        assert invoke["StripBasePath"] is False
+        api_id = invoke["ApiId"]["Ref"]
+        assert api_id in apis
+        [stage] = [s for s in stages.values() if s["Properties"]["RestApiId"] == {"Ref": api_id}]
+        assert invoke["Stage"] == {"Ref": next(k for k, v in stages.items() if v is stage)}
+        [condition] = props["Conditions"]
+        for segment in condition["MatchBasePaths"]["AnyOf"]:
+            assert segment not in routed
+            routed[segment] = api_id
+    assert sorted(rule["Properties"]["Priority"] for rule in rules) == list(range(1, len(rules) + 1))
+    for endpoint in ENDPOINTS:
+        segment = endpoint.path.strip("/").split("/")[0]
+        methods = [
+            r for r in of_type(template, "AWS::ApiGateway::Method").values()
+            if r["Properties"]["HttpMethod"] == endpoint.method
+            and r["Properties"]["RestApiId"] == {"Ref": routed[segment]}
+        ]
+        assert methods, f"{endpoint.name}: /{segment} is routed to an API without its method"
     outputs = template["Outputs"]
-    assert outputs["CustomDomainUrl"]["Value"] == f"https://{settings['name']}/{settings['base_path']}/"
+    assert outputs["CustomDomainUrl"]["Value"] == f"https://{settings['name']}/"
     assert outputs["CustomDomainTarget"]["Value"] == {"Fn::GetAtt": [domain_id, "RegionalDomainName"]}
 
 
