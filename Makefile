@@ -76,6 +76,10 @@ lock: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m bench.bench_pipeline
 
+# docs/cost.md from the synthesized template of ENV and the items the service writes (moto in-process).
+cost: synth
+	$(PY) -m bench.cost --env $(ENV)
+
 events: $(VENV)/.installed
 	for script in events/make_*.py; do $(PY) -m events.$$(basename $$script .py) || exit 1; done
 
