@@ -7,9 +7,12 @@ and the layers as the template orders them, under Python 3.13, against the moto 
 * ``/opt`` is assembled in a temporary directory by extracting each function's layers in the
   template's order (a later layer overwrites an earlier one, as Lambda does), the arm64 dependency
   asset swapped for the twin.
-* One Python 3.13 process per layer assembly (``deployed_driver.py``, standard library only) runs
-  each function in a fresh module namespace with ``sys.path = [code asset, /opt/python…, SDK]`` and
-  the template's environment variables (Refs resolved to the emulator's table and bucket).
+* Each function runs in its own Python 3.13 process, as in Lambda (``deployed_driver.py``, standard
+  library only; two at a time, sharing one bytecode cache), with ``PYTHONPATH = code asset,
+  /opt/python…, SDK stand-in``, the template's environment variables (Refs resolved to the
+  emulator's table and bucket), active tracing, and its ``Handler``. (One process looping over
+  all functions with purged ``sys.modules`` was tried: re-imported X-Ray/wrapt hooks and threads
+  crashed the interpreter at exit — a fresh process is also what Lambda gives each function.)
 * Each answer is checked against the same handler run from the source tree on the same sequence of
   sample events (another tenant), ingest routes against the items found in moto, the authorizer
   against the tenant of the key, and the process output for the keys it must never print.
