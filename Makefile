@@ -14,7 +14,7 @@ F ?= events/datahub_events/valid_guide_sample.json
 
 export PYTHONPATH := $(CURDIR)/layers/runtime/python:$(CURDIR)
 
-.PHONY: help install serve invoke keys handlers imports test test-fast synth bench events clean
+.PHONY: help install serve invoke keys handlers imports test test-fast synth bench events clean lock cost
 
 help:
 	@echo "make serve   run the whole service on 127.0.0.1:\$${PORT:-3000} (embedded moto on \$${EMULATOR_PORT:-4566})"
@@ -25,6 +25,8 @@ help:
 	@echo "make synth   ENV=<name>: cdk synth for one environment of cdk.json"
 	@echo "make bench   pipeline CPU per event vs. the orjson+pydantic floor; DynamoDB calls per request"
 	@echo "make handlers  write functions/<route>/handler.py for every catalog route that has none"
+	@echo "make lock    re-pin the dependency layer's closure with hashes (layers/deps/requirements.lock.txt)"
+	@echo "make cost    ENV=<name>: docs/cost.md, cost per million events per family, from the synthesized template"
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,8 +68,17 @@ synth: install
 	$(WITH_NODE) cdk synth -c env=$(ENV) --quiet --output cdk.out/$(ENV)
 	$(VENV)/bin/cfn-lint --config-file infra/cfnlintrc.yaml cdk.out/$(ENV)/*.template.json
 
+# The dependency layer's full closure with every wheel's sha256, for arm64 (Lambda) and x86_64 (the
+# deployed-layout test's twin): run after changing layers/deps/requirements.txt (needs the index).
+lock: $(VENV)/.installed
+	$(PY) -m infra.layer_lock
+
 bench: $(VENV)/.installed
 	$(PY) -m bench.bench_pipeline
+
+# docs/cost.md from the synthesized template of ENV and the items the service writes (moto in-process).
+cost: synth
+	$(PY) -m bench.cost --env $(ENV)
 
 events: $(VENV)/.installed
 	for script in events/make_*.py; do $(PY) -m events.$$(basename $$script .py) || exit 1; done

@@ -1,17 +1,26 @@
 """Build the dependency layer for arm64 / Python 3.13 with pip alone (no Docker).
 
 pip can fetch wheels for another platform (``--platform … --only-binary=:all:``), so the layer is
-built on any machine. The result is cached: a stamp file next to the layer holds a hash of the
-requirements and of the build recipe, and while it matches the install is skipped, which keeps
-``cdk synth`` (and the infra tests) fast after the first run.
+built on any machine. It is installed from ``layers/deps/requirements.lock.txt``, the full
+dependency closure pinned with the sha256 of every wheel (``make lock``, ``infra.layer_lock``),
+with ``--require-hashes``: a build is reproducible, and a wheel that changed on the index, or a
+dependency the lock does not pin, fails the build instead of shipping.
 
-Run directly to (re)build: ``python -m infra.layer_build [--force]``.
+The same recipe builds a twin for the machine's own CPU (``platform_for_machine()``), which the
+deployed-layout test imports under Python 3.13: only the compiled wheels differ.
+
+The result is cached: a stamp file next to the layer holds a hash of the lock and of the build
+recipe, and while it matches the install is skipped, which keeps ``cdk synth`` (and the infra
+tests) fast after the first run.
+
+Run directly to (re)build: ``python -m infra.layer_build [--force] [--platform <pip platform>]``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import platform as host_platform
 import shutil
 import subprocess
 import sys
@@ -19,11 +28,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.paths import DEPS_LAYER_DIR, DEPS_REQUIREMENTS
+from infra.paths import DEPS_LAYER_DIR, DEPS_LOCK
 
+# What Lambda runs (infra.lambda_platform checks the function's runtime and architecture agree).
 PLATFORM = "manylinux2014_aarch64"
 PYTHON_VERSION = "3.13"
 IMPLEMENTATION = "cp"
+
+# pip's platform tag for a CPU as platform.machine() names it.
+_MACHINE_PLATFORMS = {
+    "aarch64": "manylinux2014_aarch64",
+    "arm64": "manylinux2014_aarch64",
+    "x86_64": "manylinux2014_x86_64",
+    "amd64": "manylinux2014_x86_64",
+}
+# Every platform the lock carries hashes for: the deployed one and the test twin's.
+LOCK_PLATFORMS = ("manylinux2014_aarch64", "manylinux2014_x86_64")
 
 # The Lambda runtime ships boto3/botocore/s3transfer as a matched set. aws-xray-sdk drags botocore
 # in, and a layer copy would shadow the runtime's (layers come first on sys.path) and pair the
@@ -31,16 +51,39 @@ IMPLEMENTATION = "cp"
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
 # Bump when the recipe below changes so existing stamps stop matching.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 
-def pip_install_command(requirements: Path, target: Path) -> list[str]:
+def platform_for_machine(machine: str | None = None) -> str:
+    """pip's ``--platform`` for this machine's CPU (or ``machine``): the deployed-layout test's twin."""
+    machine = (machine or host_platform.machine()).lower()
+    try:
+        return _MACHINE_PLATFORMS[machine]
+    except KeyError:
+        raise ValueError(f"no manylinux platform known for CPU {machine!r}; known: {sorted(_MACHINE_PLATFORMS)}") from None
+
+
+def layer_dir_for(platform: str) -> Path:
+    """Where the layer for ``platform`` is built: the deployed one at DEPS_LAYER_DIR (the asset
+    ``cdk synth`` ships), any other beside it, named by the platform."""
+    return DEPS_LAYER_DIR if platform == PLATFORM else DEPS_LAYER_DIR.with_name(f"deps-{platform}")
+
+
+def pip_platform_args(platform: str = PLATFORM) -> list[str]:
     return [
-        sys.executable, "-m", "pip", "install",
-        "--platform", PLATFORM,
+        "--platform", platform,
         "--python-version", PYTHON_VERSION,
         "--implementation", IMPLEMENTATION,
         "--only-binary=:all:",
+    ]  # fmt: skip
+
+
+def pip_install_command(requirements: Path, target: Path, platform: str = PLATFORM) -> list[str]:
+    return [
+        sys.executable, "-m", "pip", "install",
+        *pip_platform_args(platform),
+        # Every requirement (the whole closure) must be pinned in the lock with the wheel's hash.
+        "--require-hashes",
         # .pyc files compiled here would be for the build interpreter, not Lambda's 3.13.
         "--no-compile",
         "--disable-pip-version-check",
@@ -50,8 +93,8 @@ def pip_install_command(requirements: Path, target: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def requirements_hash(requirements: Path) -> str:
-    recipe = f"{RECIPE_VERSION}|{PLATFORM}|{PYTHON_VERSION}|{IMPLEMENTATION}|{','.join(RUNTIME_PROVIDED)}\n"
+def requirements_hash(requirements: Path, platform: str = PLATFORM) -> str:
+    recipe = f"{RECIPE_VERSION}|{platform}|{PYTHON_VERSION}|{IMPLEMENTATION}|{','.join(RUNTIME_PROVIDED)}\n"
     return hashlib.sha256(recipe.encode() + requirements.read_bytes()).hexdigest()
 
 
@@ -60,40 +103,44 @@ def stamp_path(layer_dir: Path) -> Path:
     return layer_dir.with_name(layer_dir.name + ".stamp")
 
 
-def is_up_to_date(requirements: Path, layer_dir: Path) -> bool:
+def is_up_to_date(requirements: Path, layer_dir: Path, platform: str = PLATFORM) -> bool:
     stamp = stamp_path(layer_dir)
     return (
         stamp.is_file()
-        and stamp.read_text().strip() == requirements_hash(requirements)
+        and stamp.read_text().strip() == requirements_hash(requirements, platform)
         and (layer_dir / "python").is_dir()
     )
 
 
 def build_dependency_layer(
-    requirements: Path = DEPS_REQUIREMENTS,
-    layer_dir: Path = DEPS_LAYER_DIR,
+    requirements: Path = DEPS_LOCK,
+    layer_dir: Path | None = None,
     *,
+    platform: str = PLATFORM,
     force: bool = False,
 ) -> Path:
-    """Install ``requirements`` into ``layer_dir/python`` unless the stamp says it is current.
+    """Install the locked ``requirements`` for ``platform`` into ``layer_dir/python`` unless the
+    stamp says it is current.
 
-    Returns ``layer_dir``, the directory to hand to ``Code.from_asset``.
+    Returns ``layer_dir`` (default: ``layer_dir_for(platform)``), the directory to hand to
+    ``Code.from_asset``.
     """
+    layer_dir = layer_dir or layer_dir_for(platform)
     layer_dir.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(layer_dir):
-        if not force and is_up_to_date(requirements, layer_dir):
+        if not force and is_up_to_date(requirements, layer_dir, platform):
             return layer_dir
-        _install(requirements, layer_dir)
-        stamp_path(layer_dir).write_text(requirements_hash(requirements) + "\n")
+        _install(requirements, layer_dir, platform)
+        stamp_path(layer_dir).write_text(requirements_hash(requirements, platform) + "\n")
     return layer_dir
 
 
-def _install(requirements: Path, layer_dir: Path) -> None:
+def _install(requirements: Path, layer_dir: Path, platform: str) -> None:
     # Start clean: leftovers from an older requirements file would otherwise ship in the layer.
     stamp_path(layer_dir).unlink(missing_ok=True)
     shutil.rmtree(layer_dir, ignore_errors=True)
     target = layer_dir / "python"
-    result = _run_pip(pip_install_command(requirements, target))
+    result = _run_pip(pip_install_command(requirements, target, platform))
     if result.returncode != 0:
         raise RuntimeError(f"dependency layer build failed:\n{result.stdout}\n{result.stderr}")
     _prune(target)
@@ -128,5 +175,7 @@ def _exclusive_lock(layer_dir: Path) -> Iterator[None]:
 
 
 if __name__ == "__main__":
-    built = build_dependency_layer(force="--force" in sys.argv[1:])
-    print(f"dependency layer ready: {built}")
+    args = sys.argv[1:]
+    chosen = args[args.index("--platform") + 1] if "--platform" in args else PLATFORM
+    built = build_dependency_layer(platform=chosen, force="--force" in args)
+    print(f"dependency layer ({chosen}) ready: {built}")

@@ -13,5 +13,8 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 RUNTIME_LAYER_DIR = REPO_ROOT / "layers" / "runtime"
 RUNTIME_PYTHON_DIR = RUNTIME_LAYER_DIR / "python"
 DEPS_REQUIREMENTS = REPO_ROOT / "layers" / "deps" / "requirements.txt"
+# The full dependency closure of DEPS_REQUIREMENTS, pinned with hashes (`make lock` writes it): what
+# the layer is built from, with pip's --require-hashes.
+DEPS_LOCK = REPO_ROOT / "layers" / "deps" / "requirements.lock.txt"
 # Built artifact (git-ignored): the asset root holds python/ as Lambda layers expect.
 DEPS_LAYER_DIR = REPO_ROOT / "build" / "layers" / "deps"

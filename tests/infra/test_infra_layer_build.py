@@ -49,6 +49,7 @@ def test_pip_targets_arm64_python313_binary_wheels(requirements: Path, tmp_path:
         "--python-version 3.13",
         "--implementation cp",
         "--only-binary=:all:",
+        "--require-hashes",
         f"--target {tmp_path / 'python'}",
         f"-r {requirements}",
     ):
@@ -102,3 +103,40 @@ def test_failed_install_raises_and_leaves_no_stamp(
         layer_build.build_dependency_layer(requirements, layer_dir)
     assert not layer_build.stamp_path(layer_dir).exists()
     assert not layer_build.is_up_to_date(requirements, layer_dir)
+
+
+def test_the_default_build_is_the_lock_for_the_deployed_platform() -> None:
+    from infra.paths import DEPS_LAYER_DIR, DEPS_LOCK
+
+    defaults = layer_build.build_dependency_layer.__defaults__
+    assert defaults == (DEPS_LOCK, None)
+    assert layer_build.layer_dir_for(layer_build.PLATFORM) == DEPS_LAYER_DIR
+    assert layer_build.PLATFORM in layer_build.LOCK_PLATFORMS
+
+
+@pytest.mark.parametrize(
+    ("machine", "platform"),
+    [("x86_64", "manylinux2014_x86_64"), ("AMD64", "manylinux2014_x86_64"),
+     ("aarch64", "manylinux2014_aarch64"), ("arm64", "manylinux2014_aarch64")],
+)
+def test_twin_platform_follows_the_cpu(machine: str, platform: str) -> None:
+    assert layer_build.platform_for_machine(machine) == platform
+    assert platform in layer_build.LOCK_PLATFORMS
+
+
+def test_unknown_cpu_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="riscv64.*aarch64"):
+        layer_build.platform_for_machine("riscv64")
+
+
+def test_twin_builds_beside_the_deployed_layer_with_its_own_stamp(
+    requirements: Path, tmp_path: Path, fake_pip: FakePip
+) -> None:
+    twin = layer_build.layer_dir_for("manylinux2014_x86_64")
+    assert twin.parent == layer_build.layer_dir_for(layer_build.PLATFORM).parent and twin.name.endswith("x86_64")
+    layer_dir = tmp_path / "deps-x86"
+    layer_build.build_dependency_layer(requirements, layer_dir, platform="manylinux2014_x86_64")
+    assert "manylinux2014_x86_64" in " ".join(fake_pip.calls[0])
+    # The same requirements for another platform are another build, not a stamp hit.
+    assert not layer_build.is_up_to_date(requirements, layer_dir, layer_build.PLATFORM)
+    assert layer_build.is_up_to_date(requirements, layer_dir, "manylinux2014_x86_64")

@@ -1,0 +1,57 @@
+"""docs/cost.md is what bench.cost computes now from the prod template and the items the service
+writes (against the session's moto); and the sizing rules the model rests on."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import cost
+from tests.infra.infra_synth import Synthesized
+
+pytestmark = pytest.mark.infra
+
+
+def test_cost_doc_is_what_the_script_computes_from_the_prod_template(prod: Synthesized, aws_endpoint) -> None:
+    computed = cost.compute("prod", prod.template_json)
+    assert cost.DOC.read_text() == computed, "docs/cost.md is stale: run `make synth ENV=prod && make cost ENV=prod`"
+
+
+def test_the_model_reads_the_template(prod: Synthesized) -> None:
+    deployed = cost.read_template(prod.template_json)
+    assert deployed.billing_mode == "PAY_PER_REQUEST"
+    assert deployed.index and deployed.index["IndexName"] == "by_event_time"
+    assert {f["memory_mb"] for f in deployed.functions.values()} == {512}
+    assert all(f["arm64"] for f in deployed.functions.values())
+    assert deployed.log_retention_days == 90  # prod: THREE_MONTHS
+
+
+def test_item_size_follows_dynamodbs_rules() -> None:
+    item = {
+        "pk": {"S": "t#datahub#aws#0"},  # 2 + 15
+        "n": {"N": "12345"},  # 1 + (3 + 1)
+        "b": {"B": b"\x00" * 10},  # 1 + 10
+        "ok": {"BOOL": True},  # 2 + 1
+        "m": {"M": {"k": {"S": "v"}}},  # 1 + 3 + (1 + 1 + 1)
+        "l": {"L": [{"N": "1"}, {"N": "-0.50"}]},  # 1 + 3 + (2 + 1) + (2 + 1): "-0.50" is 2 digits, 2 bytes
+    }
+    assert cost.item_size(item) == 17 + 5 + 11 + 3 + 7 + 10
+    assert cost.item_size(item, {"pk", "n"}) == 22
+    assert cost.number_size("1000000") == 5 and cost.number_size("123.45") == 4 and cost.number_size("0.05") == 2
+
+
+@pytest.mark.parametrize(
+    ("projection", "expected"),
+    [
+        ({"ProjectionType": "ALL"}, {"pk", "sk", "event_time", "payload", "expires_at"}),
+        ({"ProjectionType": "KEYS_ONLY"}, {"pk", "sk", "event_time"}),
+        ({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["expires_at"]}, {"pk", "sk", "event_time", "expires_at"}),
+    ],
+)
+def test_index_entry_follows_the_projection(projection: dict, expected: set[str]) -> None:
+    index = {"IndexName": "by_event_time", "Projection": projection,
+             "KeySchema": [{"AttributeName": "pk"}, {"AttributeName": "event_time"}]}  # fmt: skip
+    deployed = cost.Deployed("PAY_PER_REQUEST", ("pk", "sk"), index, {}, 0, 60)
+    item = {name: {"S": "x"} for name in ("pk", "sk", "event_time", "payload", "expires_at")}
+    assert cost.index_attributes(deployed, item) == expected
+    del item["event_time"]  # a sparse index holds no entry for it
+    assert cost.index_attributes(deployed, item) is None
