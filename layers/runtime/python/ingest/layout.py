@@ -69,6 +69,8 @@ CORE_ATTRIBUTES = frozenset({"pk", "sk", "tenant", "family", "stream", "endpoint
 KEY_PROJECTION = "pk, sk"
 LIVENESS_PROJECTION = "pk, sk, expires_at"
 EVENT_TIME_PROJECTION = "pk, sk, event_time"
+# What a query reads from the event-time index: enough to order, page and count (ingest.manage.query_events).
+TIMED_KEY_PROJECTION = "pk, sk, event_time, expires_at"
 # Bounds of an open time range (epoch ms): year 0001 and year 9999.
 MIN_EVENT_MS = -62_135_596_800_000
 MAX_EVENT_MS = 253_402_300_799_999
