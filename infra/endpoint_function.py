@@ -65,6 +65,8 @@ class EndpointFunction(Construct):
         )
         self.log_group, self.role, self.function = built.log_group, built.role, built.function
         storage.grant_endpoint_access(self.role)
+        if endpoint.kind.signs_cursors:
+            storage.grant_cursor_secret(self.role)
         self._acknowledge_findings(storage)
 
     def _acknowledge_findings(self, storage: Storage) -> None:

@@ -11,10 +11,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 from ingest import schema
 
 from infra.config import EnvConfig
+from infra.nag import acknowledge
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -58,6 +60,7 @@ class Storage(Construct):
         self.keys_table = self._table(schema.KEYS, config)
         self.access_logs_bucket = self._access_logs_bucket(config)
         self.rejects_bucket = self._rejects_bucket(config)
+        self.cursor_secret = self._cursor_secret(config)
 
     def grant_endpoint_access(self, grantee: iam.IGrantable) -> None:
         """Least privilege for an ingest function (index ARNs included by ``Table.grant``)."""
@@ -70,6 +73,30 @@ class Storage(Construct):
             conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [RATE_COUNTER_PK_PATTERN]}},
         )
         self.rejects_bucket.grant_put(grantee)
+
+    def grant_cursor_secret(self, grantee: iam.IGrantable) -> None:
+        """Read the key that signs query cursors (RouteKind.signs_cursors routes only)."""
+        self.cursor_secret.grant_read(grantee)
+
+    def _cursor_secret(self, config: EnvConfig) -> secretsmanager.Secret:
+        """The HMAC key of query cursors (ingest.cursor), generated at deploy and never in code or
+        config. Replacing it only invalidates outstanding cursors: clients start their query again."""
+        secret = secretsmanager.Secret(
+            self,
+            "CursorSecret",
+            description="Ingest API: HMAC-SHA256 key signing query cursors (INGEST_CURSOR_SECRET_ID).",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True, include_space=False
+            ),
+            removal_policy=config.cdk_removal_policy,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Signs short-lived query cursors only (no credential of any system): rotating it would "
+            "merely invalidate cursors in flight. Replace it by re-deploying with a new secret if it leaks.",
+        )
+        return secret
 
     def _table(self, spec: schema.TableSpec, config: EnvConfig) -> dynamodb.Table:
         table = dynamodb.Table(

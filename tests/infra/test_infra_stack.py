@@ -136,6 +136,7 @@ def test_function_environment_is_the_settings_contract(synthesized: Synthesized)
             "INGEST_EVENTS_TABLE": "Storage/EventsTable/Resource",
             "INGEST_KEYS_TABLE": "Storage/KeysTable/Resource",
             "INGEST_REJECTS_BUCKET": "Storage/RejectsBucket/Resource",
+            "INGEST_CURSOR_SECRET_ID": "Storage/CursorSecret/Resource",
         }
         for variable, construct_path in storage_names.items():
             assert variables[variable] == {"Ref": logical_id_by_path(template_json, construct_path)}
@@ -355,6 +356,13 @@ def test_endpoint_role_holds_exactly_the_storage_grants(dev: Synthesized, endpoi
     assert grants.pop((canonical(keys_table), rate_counters_only)) == {"dynamodb:UpdateItem"}
     s3_actions = grants.pop((canonical({"Fn::Join": ["", [bucket, "/*"]]}), unconditional))
     assert all(action.startswith(("s3:Put", "s3:Abort")) for action in s3_actions), s3_actions
+    # The cursor secret: readable by the routes that sign cursors, and by no other.
+    secret = {"Ref": logical_id_by_path(template_json, "Storage/CursorSecret/Resource")}
+    secret_actions = grants.pop((canonical(secret), unconditional), None)
+    if endpoint.kind.signs_cursors:
+        assert secret_actions == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    else:
+        assert secret_actions is None
     # What is left: the function's own log group and X-Ray.
     assert {action for actions in grants.values() for action in actions} == {
         "logs:CreateLogStream",
@@ -372,7 +380,7 @@ OPERATOR_ONLY_ACTIONS = {"dynamodb:Scan", "s3:ListObjectsV2", "s3:GetObject", "s
 def test_every_aws_operation_of_the_store_is_granted(dev: Synthesized) -> None:
     """Tripwire: a new boto3 call in ingest/store.py must come with its IAM grant (moto never checks)."""
     source = (RUNTIME_PACKAGE / "store.py").read_text()
-    calls = re.findall(r"self\.(dynamodb|s3)\.(\w+)\b", source)
+    calls = re.findall(r"self\.(dynamodb|s3|secretsmanager)\.(\w+)\b", source)
     paginated = re.findall(r"self\.(dynamodb|s3)\.get_paginator\(\s*[\"'](\w+)[\"']", source)
     used = {
         f"{service}:{''.join(word.capitalize() for word in operation.split('_'))}"

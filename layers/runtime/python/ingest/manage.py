@@ -84,8 +84,9 @@ def find(reader: EventReader, lookup: Lookup, deadline: Deadline) -> StoredEvent
         entries = reader.store.index_entries(reader.partitions_of((lookup.stream,), deadline), deadline,
                                              start_ms=lookup.event_time_ms, end_ms=lookup.event_time_ms)
         for entry in entries:
-            if layout.is_live(entry, reader.now_s) and lookup.key_matches(entry["sk"]["S"]):
-                stored = reader.get(lookup.stream, entry["sk"]["S"], deadline)
+            sort_key = ItemKey.of(entry).sk
+            if layout.is_live(entry, reader.now_s) and lookup.key_matches(sort_key):
+                stored = reader.get(lookup.stream, sort_key, deadline)
                 if stored is not None and stored.event_time_ms == lookup.event_time_ms:
                     return stored
         return None
