@@ -21,7 +21,7 @@ from ingest.pipeline import Pipeline
 from ingest.store import Store
 from local import emulator
 from local.context import LocalContext
-from tests.conftest import partition_items, payload
+from tests.conftest import EVENTS, load_event, partition_items, payload
 
 POST = "ops_events"
 QUERY = "query_ops_events"
@@ -294,3 +294,19 @@ def test_every_entry_is_an_event_rest_entry_readable_by_its_id(client, other):
         assert other.read(event["id"])[0] == 404
     assert other.read(correlation_id)[0] == 404
     assert client.read(f"{opened['id'].split('_')[0]}_{T0_MS}")[0] == 404
+
+
+@pytest.mark.parametrize("sample", sorted(path.stem for path in (EVENTS / QUERY).glob("*.json")))
+def test_every_query_sample_gets_its_documented_answer(invoke, sample):
+    status, headers, body = invoke(QUERY, load_event(QUERY, sample))
+    expected = 200 if sample.startswith("valid_") else 401 if sample == "missing_token" else 400
+    assert status == expected, body
+    assert headers["X-Request-Id"]
+    if status == 200:
+        assert {"events", "totalEventCount", "from", "to"} <= set(body) <= {"events", "totalEventCount", "from",
+                                                                          "to", "nextCursor"}
+        assert body["from"] <= body["to"] and body["totalEventCount"] >= len(body["events"])
+    else:
+        assert list(body) == ["error"] and body["error"]["code"] == status
+    if status == 400:
+        assert {v["parameterLocation"] for v in body["error"]["constraintViolations"]} == {"QUERY"}
