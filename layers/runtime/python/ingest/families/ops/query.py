@@ -198,6 +198,8 @@ class OpsQueryFamily(OpsFamily):
             200: ("One page of the tenant's events (EventQueryResult).", json_type, EventQueryResult),
             400: ("A bad parameter (named, parameterLocation QUERY), from after to, a timeframe over 2 years, "
                   "or a cursor this service did not issue for this token.", json_type, OpsErrorEnvelope),
+            # The gateway's: a request line over 10,240 bytes (a cursor far longer than any issued).
+            414: ("The request line is too long.", json_type, OpsErrorEnvelope),
         }
 
 
