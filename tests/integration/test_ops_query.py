@@ -310,3 +310,11 @@ def test_every_query_sample_gets_its_documented_answer(invoke, sample):
         assert list(body) == ["error"] and body["error"]["code"] == status
     if status == 400:
         assert {v["parameterLocation"] for v in body["error"]["constraintViolations"]} == {"QUERY"}
+
+
+def test_a_page_of_big_events_ends_before_the_answer_outgrows_lambda(client):
+    # 10 events of ~240 KB stored: 150 of them would be a 36 MB answer; a page stops past 2 MiB.
+    store_in_bulk(client, [info(T0_MS - index * MINUTE, description="x" * 240_000) for index in range(10)])
+    seen, answers = client.page_through()
+    assert [len(answer["events"]) for answer in answers] == [8, 2]  # 8 x 240 KB < 2 MiB < 9 x 240 KB
+    assert len({event["requestId"] for event in seen}) == 10 and answers[0]["totalEventCount"] == 10

@@ -134,6 +134,13 @@ class Partitions:
             return ItemKey(self.prefix + stream, dedup_key)
         return ItemKey(f"{self.prefix}{stream}#{shard_of(dedup_key, shards)}", dedup_key)
 
+    def within(self, pk: str) -> str:
+        """A partition key of these partitions without the tenant and family (`<stream>[#<shard>]`):
+        what a query cursor names, so it carries no tenant."""
+        if not pk.startswith(self.prefix):
+            raise ValueError("not a partition of this tenant's family")
+        return pk[len(self.prefix):]
+
     def of(self, stream: str) -> list[str]:
         """Every partition a stream's events may be in (one per shard)."""
         shards = self.count(stream)

@@ -204,28 +204,29 @@ def query_events(family: Family, request: Request, principal: Principal, store: 
     stored later shows on a later page if its position is after the cursor's, else not at all."""
     codec = CursorCodec(store.cursor_secret(deadline), tenant=principal.tenant, route=family.endpoint.name)
     token = family.query_cursor(request)
-    state, after = None, None
+    criteria: dict | None = None
+    after: Position | None = None
     if token is not None:
         try:
             state = codec.open(token)
-            criteria, (time_ms, partition, sort_key) = state["q"], state["p"]
+            (time_ms, partition, sort_key) = state["p"]
+            criteria = dict(state["q"])
             after = (int(time_ms), str(partition), str(sort_key))
         except (CursorInvalid, KeyError, TypeError, ValueError) as exc:
             message = str(exc) if isinstance(exc, CursorInvalid) else "the cursor is not one this service issued"
             raise BadRequest(f"Invalid cursor: {message}.", (Violation(None, "cursor", message),)) from exc
-    ask = family.query_request(request, criteria if state is not None else None)
+    ask = family.query_request(request, criteria)
     reader = EventReader(store, family.settings, principal.tenant, family.endpoint.family,
                          _epoch_seconds(request.received_at))
-    prefix = layout.Partitions(principal.tenant, family.endpoint.family).prefix
-
-    def position(time_ms: int, key: ItemKey) -> Position:
-        return (time_ms, key.pk.removeprefix(prefix), key.sk)
-
+    partitions = layout.Partitions(principal.tenant, family.endpoint.family)
     entries = store.index_entries(reader.partitions_of(ask.streams, deadline), deadline,
                                   start_ms=ask.start_ms, end_ms=ask.end_ms)
-    ordered = sorted(position(layout.event_time_of(entry), ItemKey.of(entry)) for entry in entries
-                     if layout.is_live(entry, reader.now_s))
-    keys = {spot: ItemKey(prefix + spot[1], spot[2]) for spot in ordered}
+    keys: dict[Position, ItemKey] = {}
+    for entry in entries:
+        if layout.is_live(entry, reader.now_s):
+            key = ItemKey.of(entry)
+            keys[(layout.event_time_of(entry), partitions.within(key.pk), key.sk)] = key
+    ordered = sorted(keys)
 
     def stored_at(spots: list[Position]) -> list[tuple[Position, StoredEvent]]:
         items = store.items([keys[spot] for spot in spots], deadline)

@@ -178,7 +178,7 @@ class OpsQueryFamily(OpsFamily):
         def query(name: str, description: str, schema: dict) -> dict:
             return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
-        epoch = {"type": "string", "pattern": INT64}
+        epoch = {"type": "integer", "format": "int64"}  # as the spec: UTC epoch ms
         return [
             query("from", "Start of the timeframe, UTC epoch ms; default 30 days before now (unless relativeTime).", epoch),
             query("to", "End of the timeframe, UTC epoch ms; default now (unless relativeTime). At most 2 years "
