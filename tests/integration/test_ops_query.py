@@ -229,6 +229,8 @@ def test_a_tenant_sees_only_its_own_events(client, other):
     ({"relativeTime": "hour", "from_": T0_MS - 1}, "relativeTime", "without from and to"),
     ({"from_": "yesterday"}, "from", "must be an integer"),
     ({"to": "1.5e12"}, "to", "must be an integer"),
+    ({"from_": -(2**63) - 1, "to": -(2**63) - 1}, "from", "must be an int64"),
+    ({"to": 2**63}, "to", "must be an int64"),
     ({"eventType": "NOT_A_TYPE"}, "eventType", "unknown eventType"),
     ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor", "not one this service issued"),
     ({"cursor": "%%%"}, "cursor", "not one this service issued"),

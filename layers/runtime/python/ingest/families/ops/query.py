@@ -41,6 +41,7 @@ DEFAULT_WINDOW_MS = 30 * DAY_MS
 MAX_WINDOW_MS = 731 * DAY_MS  # "must not exceed 2 years" (a leap day included)
 QUERY = "QUERY"
 INT64 = r"^-?[0-9]{1,19}$"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 PARAMETERS = ("from", "to", "relativeTime", "eventType", "entityId")
 
 RELATIVE_TIMES = {
@@ -105,6 +106,9 @@ class OpsQueryFamily(OpsFamily):
                     message = f"unknown eventType {str(error.get('input'))[:80]!r}; see queryEvents' eventType values"
                 violations.append(Violation(None, name, message))
             raise BadRequest("Invalid query: " + "; ".join(map(str, violations)), tuple(violations)) from exc
+        for name in ("from", "to"):
+            if name in sent and not INT64_MIN <= int(sent[name]) <= INT64_MAX:
+                raise _bad(name, f"{name} must be an int64 (UTC epoch milliseconds), got {sent[name]}")
         return parameters, {name: sent[name] for name in PARAMETERS if name in sent}
 
     def query_cursor(self, request: Request) -> str | None:
