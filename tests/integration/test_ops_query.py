@@ -320,3 +320,25 @@ def test_a_page_of_big_events_ends_before_the_answer_outgrows_lambda(client):
     seen, answers = client.page_through()
     assert [len(answer["events"]) for answer in answers] == [8, 2]  # 8 x 240 KB < 2 MiB < 9 x 240 KB
     assert len({event["requestId"] for event in seen}) == 10 and answers[0]["totalEventCount"] == 10
+
+
+def test_a_sharded_stream_is_queried_over_every_shard(settings, http_event):
+    """A stream whose shard record says 4 is read over its 4 partitions, whatever the configuration now."""
+    sharded = settings.model_copy(update={"stream_shards": {"ops": 4}, "aws_read_timeout": 30.0})
+    client = Client(sharded, Store(sharded), http_event)
+    client.settings, client.store = sharded, Store(sharded)
+    client.pipelines = {name: Pipeline(catalog.get(name), sharded, client.store, clock=lambda: T0)
+                        for name in (POST, QUERY, READ)}
+    answers = post_all(client, [info(T0_MS - index * MINUTE) for index in range(12)])
+    pks = {item["pk"]["S"] for event_type in ["CUSTOM_INFO"] for shard in range(4)
+           for item in partition_items(client.store.dynamodb, f"{client.tenant}#ops#{event_type}#{shard}",
+                                       sharded.events_table)}
+    assert len(pks) > 1  # the events really are spread over shards
+    # A reader configured for 1 shard still finds all 12: the stream's record says 4.
+    unsharded = Client.__new__(Client)
+    unsharded.__dict__.update(client.__dict__)
+    plain = settings.model_copy(update={"aws_read_timeout": 30.0})
+    unsharded.pipelines = {QUERY: Pipeline(catalog.get(QUERY), plain, Store(plain), clock=lambda: T0)}
+    status, page = unsharded.query()
+    assert status == 200 and page["totalEventCount"] == 12
+    assert {event["id"] for event in page["events"]} == {answer["storedIds"][0] for answer in answers}

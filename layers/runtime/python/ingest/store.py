@@ -394,6 +394,29 @@ class Store:
         self._shard_counts[key] = shards
         return shards
 
+    def streams_shards(self, tenant: str, family: str, streams: Sequence[str], configured: int,
+                       deadline: Deadline) -> dict[str, int]:
+        """`stream_shards(..., record=False)` for several streams at once: the cached counts, and the
+        others' records in one BatchGetItem (a stream without one: `configured`, not cached)."""
+        counts = {}
+        missing = {}
+        for stream in streams:
+            key = layout.shard_record_key(tenant, family, stream)
+            cached = self._shard_counts.get(key)
+            if cached is None:
+                missing[key] = stream
+            else:
+                counts[stream] = cached
+        found = self.items(list(missing), deadline) if missing else {}
+        for key, stream in missing.items():
+            item = found.get(key)
+            counts[stream] = configured if item is None else layout.recorded_shards(item)
+            if item is not None:
+                if len(self._shard_counts) >= SHARD_COUNT_CACHE:
+                    self._shard_counts.clear()
+                self._shard_counts[key] = counts[stream]
+        return counts
+
     # --- read-back and delete -------------------------------------------------------------------
 
     def event(self, key: ItemKey, deadline: Deadline) -> dict | None:
