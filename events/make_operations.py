@@ -88,6 +88,17 @@ def main() -> None:
         "invalid_event_id": ("/api/v1/events/not-an-id", b"", API_TOKEN),
         "missing_token": ("/api/v1/events/123_1700000000000", b"", {}),
     })
+    write("query_ops_events", {
+        "valid_last_hour": ("/api/v1/events?relativeTime=hour", b"", API_TOKEN),
+        "valid_by_type_and_entity": ("/api/v1/events?from=1699990000000&to=1700000000000&eventType=CUSTOM_INFO"
+                                     "&entityId=HOST-0000000000000007", b"", API_TOKEN),
+        "valid_default_window": ("/api/v1/events", b"", API_TOKEN),
+        "invalid_from_after_to": ("/api/v1/events?from=1700000000001&to=1700000000000", b"", API_TOKEN),
+        "invalid_relative_time": ("/api/v1/events?relativeTime=fortnight", b"", API_TOKEN),
+        "invalid_forged_cursor": ("/api/v1/events?cursor=AgEBAAFn5IIFrgEAAAFofwDTrgAAAQAcMTY4N2RhYzViZTAtZmUxODEwOWQ5YTA1MTIyNQ",
+                                  b"", API_TOKEN),
+        "missing_token": ("/api/v1/events?relativeTime=hour", b"", {}),
+    })
     write("openapi_document", {"public": ("/openapi.json", b"", {})})
     write("docs_page", {"public": ("/docs", b"", {})})
 

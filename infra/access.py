@@ -15,6 +15,8 @@ does on that kind's request path:
   the table by dedup-key prefix, on the event-time index by time);
 * ``DELETE`` checks which ids are stored (``BatchGetItem``), deletes them (``BatchWriteItem`` of
   ``DeleteRequest`` items) and finds a time range on the index (``Query``);
+* ``QUERY`` reads the shard records (``BatchGetItem``), the index (``Query``), the events
+  (``BatchGetItem``, ``GetItem``) and the cursor secret (``secretsmanager:GetSecretValue``);
 * ``PING``/``BATCH_SIZE`` touch nothing but the key check; the public documents nothing at all.
 
 A kind missing from ``NEEDS`` fails synth with the fix: whoever adds a kind declares its access.
@@ -37,6 +39,7 @@ class Resource(StrEnum):
     KEYS_TABLE = "keys table"  # key records (read by prefix)
     RATE_COUNTERS = "keys table rate# items"  # the per-key request counters, and nothing else
     REJECTS_OBJECTS = "rejects bucket objects"
+    CURSOR_SECRET = "the query cursors' signing secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,13 @@ NEEDS: dict[RouteKind, tuple[Access, ...]] = {
     RouteKind.DELETE: (
         Access.of(Resource.EVENTS_TABLE, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"),
         Access.of(Resource.EVENTS_INDEXES, "dynamodb:Query"),
+    ),
+    # A query lists the partitions' shard records, reads keys and times off the event-time index,
+    # fetches the events from the table, and signs/verifies its cursor with the secret.
+    RouteKind.QUERY: (
+        Access.of(Resource.EVENTS_TABLE, "dynamodb:GetItem", "dynamodb:BatchGetItem"),
+        Access.of(Resource.EVENTS_INDEXES, "dynamodb:Query"),
+        Access.of(Resource.CURSOR_SECRET, "secretsmanager:GetSecretValue"),
     ),
     RouteKind.PING: (),
     RouteKind.BATCH_SIZE: (),

@@ -238,6 +238,7 @@ def function_environment(config: EnvConfig, storage: Storage) -> dict[str, str]:
         "INGEST_EVENTS_TABLE": storage.events_table.table_name,
         "INGEST_KEYS_TABLE": storage.keys_table.table_name,
         "INGEST_REJECTS_BUCKET": storage.rejects_bucket.bucket_name,
+        "INGEST_CURSOR_SECRET_ID": storage.cursor_secret.secret_arn,
         "INGEST_AWS_BUDGET_SECONDS": str(AWS_BUDGET_SECONDS),
         **config.runtime_settings_environment(),
     }

@@ -14,11 +14,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 from ingest import schema
 
 from infra import access
 from infra.config import EnvConfig
+from infra.nag import acknowledge
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -53,6 +55,7 @@ class Storage(Construct):
         self.keys_table = self._table_or_existing(schema.KEYS, config, existing.keys_table_name)
         self.access_logs_bucket = self._access_logs_bucket(config)
         self.rejects_bucket = self._rejects_bucket(config)
+        self.cursor_secret = self._cursor_secret(config)
 
     def grant_route_access(self, grantee: iam.IGrantable, needs: Mapping[access.Resource, Iterable[str]]) -> None:
         """Exactly ``needs`` (``infra.access.needs_of``): one statement per resource, nothing more.
@@ -74,6 +77,7 @@ class Storage(Construct):
             access.Resource.KEYS_TABLE: [self.keys_table.table_arn],
             access.Resource.RATE_COUNTERS: [self.keys_table.table_arn],
             access.Resource.REJECTS_OBJECTS: [self.rejects_bucket.arn_for_objects("*")],
+            access.Resource.CURSOR_SECRET: [self.cursor_secret.secret_arn],
         }[resource]
 
     def _table_or_existing(
@@ -89,6 +93,26 @@ class Storage(Construct):
             table_name=existing_name,
             global_indexes=[index.name for index in spec.indexes] or None,
         )
+
+    def _cursor_secret(self, config: EnvConfig) -> secretsmanager.Secret:
+        """The HMAC key of query cursors (ingest.cursor), generated at deploy and never in code or
+        config. Replacing it only invalidates outstanding cursors: clients start their query again."""
+        secret = secretsmanager.Secret(
+            self,
+            "CursorSecret",
+            description="Ingest API: HMAC-SHA256 key signing query cursors (INGEST_CURSOR_SECRET_ID).",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True, include_space=False
+            ),
+            removal_policy=config.cdk_removal_policy,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Signs short-lived query cursors only (no credential of any system): rotating it would "
+            "merely invalidate cursors in flight. Replace it by re-deploying with a new secret if it leaks.",
+        )
+        return secret
 
     def _table(self, spec: schema.TableSpec, config: EnvConfig) -> dynamodb.Table:
         table = dynamodb.Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 
 import boto3
 from botocore.exceptions import ClientError
@@ -37,7 +38,8 @@ def _table_names(settings: Settings) -> dict[TableSpec, str]:
 
 
 def bootstrap(settings: Settings) -> None:
-    """Create the tables (from ingest.schema, as the stack does) and the rejects bucket. Idempotent."""
+    """Create the tables (from ingest.schema, as the stack does), the rejects bucket and the cursor
+    secret. Idempotent."""
     dynamodb = boto3.client("dynamodb")
     for spec, name in _table_names(settings).items():
         try:
@@ -54,6 +56,14 @@ def bootstrap(settings: Settings) -> None:
         s3.create_bucket(Bucket=settings.rejects_bucket)
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    # The secret that signs query cursors; the stack generates its own at deploy. A random value
+    # per emulator: cursors of an earlier `make serve` do not open.
+    try:
+        boto3.client("secretsmanager").create_secret(Name=settings.cursor_secret_id,
+                                                     SecretString=secrets.token_urlsafe(48))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceExistsException":
             raise
 
 

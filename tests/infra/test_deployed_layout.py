@@ -165,6 +165,7 @@ def resolver(synth: Synthesized, settings):
         stack.get_logical_id(storage.events_table.node.default_child): settings.events_table,
         stack.get_logical_id(storage.keys_table.node.default_child): settings.keys_table,
         stack.get_logical_id(storage.rejects_bucket.node.default_child): settings.rejects_bucket,
+        stack.get_logical_id(storage.cursor_secret.node.default_child): settings.cursor_secret_id,
     }
 
     def resolve(name: str, value) -> str:

@@ -135,6 +135,7 @@ def test_function_environment_is_the_settings_contract(synthesized: Synthesized)
             "INGEST_EVENTS_TABLE": "Storage/EventsTable/Resource",
             "INGEST_KEYS_TABLE": "Storage/KeysTable/Resource",
             "INGEST_REJECTS_BUCKET": "Storage/RejectsBucket/Resource",
+            "INGEST_CURSOR_SECRET_ID": "Storage/CursorSecret/Resource",
         }
         for variable, construct_path in storage_names.items():
             assert variables[variable] == {"Ref": logical_id_by_path(template_json, construct_path)}
@@ -353,7 +354,7 @@ OPERATOR_ONLY_ACTIONS = {"dynamodb:Scan", "s3:ListObjectsV2", "s3:GetObject", "s
 def test_every_aws_operation_of_the_store_is_granted(dev: Synthesized) -> None:
     """Tripwire: a new boto3 call in ingest/store.py must come with its IAM grant (moto never checks)."""
     source = (RUNTIME_PACKAGE / "store.py").read_text()
-    calls = re.findall(r"self\.(dynamodb|s3)\.(\w+)\b", source)
+    calls = re.findall(r"self\.(dynamodb|s3|secretsmanager)\.(\w+)\b", source)
     paginated = re.findall(r"self\.(dynamodb|s3)\.get_paginator\(\s*[\"'](\w+)[\"']", source)
     used = {
         f"{service}:{''.join(word.capitalize() for word in operation.split('_'))}"

@@ -49,6 +49,8 @@ def resource_keys(template_json: dict) -> dict[Resource, tuple[str, str]]:
         Resource.KEYS_TABLE: (canonical(keys), none),
         Resource.RATE_COUNTERS: (canonical(keys), canonical(RATE_COUNTERS_ONLY)),
         Resource.REJECTS_OBJECTS: (canonical({"Fn::Join": ["", [bucket, "/*"]]}), none),
+        Resource.CURSOR_SECRET: (canonical({"Ref": logical_id_by_path(template_json, "Storage/CursorSecret/Resource")}),
+                                 none),
     }
 
 

@@ -56,6 +56,9 @@ def calls_of(settings: Settings, operation: str, params: dict) -> list[Call]:
     if operation in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
         assert params["Bucket"] == settings.rejects_bucket
         return [(Resource.REJECTS_OBJECTS, f"s3:{operation}")]
+    if operation in ("GetSecretValue", "DescribeSecret"):
+        assert params["SecretId"] == settings.cursor_secret_id
+        return [(Resource.CURSOR_SECRET, f"secretsmanager:{operation}")]
     action = f"dynamodb:{operation}"
     if operation in ("BatchGetItem", "BatchWriteItem"):
         found = []

@@ -641,3 +641,10 @@ def test_a_shard_record_is_under_a_partition_no_event_can_have():
     put = layout.shard_record(key, 4, RECEIVED)
     assert put["ConditionExpression"] == "attribute_not_exists(pk)" and "expires_at" not in put["Item"]
     assert layout.recorded_shards(put["Item"]) == 4 and not layout.is_event(put["Item"])
+
+
+def test_a_partition_within_a_tenants_family_drops_only_the_tenant_and_family():
+    partitions = layout.Partitions("acme", "ops", 4)
+    assert [partitions.within(pk) for pk in partitions.of("CUSTOM_INFO")] == [f"CUSTOM_INFO#{s}" for s in range(4)]
+    with pytest.raises(ValueError):
+        layout.Partitions("other", "ops").within(partitions.of("CUSTOM_INFO")[0])

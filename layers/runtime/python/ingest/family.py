@@ -24,7 +24,7 @@ from ingest.spec import Limits, RouteKind
 from ingest.validation import parse_events
 
 if TYPE_CHECKING:
-    from ingest.manage import DeleteAsk, Lookup
+    from ingest.manage import DeleteAsk, Lookup, Page, QueryAsk
     from ingest.readback import StoredEvent
     from ingest.store import Deadline, ItemKey, Store
 
@@ -203,6 +203,21 @@ class Family:
         raise NotImplementedError
 
     def render_deleted(self, deleted: int, not_found: list[str]) -> Response:
+        raise NotImplementedError
+
+    # --- queries (RouteKind.QUERY; the step is ingest.manage.query_events) -------------------------
+
+    def query_cursor(self, request: Request) -> str | None:
+        """The cursor the request carries (None: a first page)."""
+        raise NotImplementedError
+
+    def query_request(self, request: Request, criteria: dict | None) -> QueryAsk:
+        """The request as an `ingest.manage.QueryAsk`; `criteria` is what a valid cursor carried
+        (the ask's own `criteria`, as it was when the cursor was made). A bad parameter: BadRequest."""
+        raise NotImplementedError
+
+    def render_page(self, page: Page, ask: QueryAsk, request: Request) -> Response:
+        """The 200 answer with one page of stored events, in the dialect."""
         raise NotImplementedError
 
     # --- the OpenAPI document (ingest.openapi) ----------------------------------------------------

@@ -69,6 +69,8 @@ CORE_ATTRIBUTES = frozenset({"pk", "sk", "tenant", "family", "stream", "endpoint
 KEY_PROJECTION = "pk, sk"
 LIVENESS_PROJECTION = "pk, sk, expires_at"
 EVENT_TIME_PROJECTION = "pk, sk, event_time"
+# What a query reads from the event-time index: enough to order, page and count (ingest.manage.query_events).
+TIMED_KEY_PROJECTION = "pk, sk, event_time, expires_at"
 # Bounds of an open time range (epoch ms): year 0001 and year 9999.
 MIN_EVENT_MS = -62_135_596_800_000
 MAX_EVENT_MS = 253_402_300_799_999
@@ -131,6 +133,13 @@ class Partitions:
         if shards == 1:
             return ItemKey(self.prefix + stream, dedup_key)
         return ItemKey(f"{self.prefix}{stream}#{shard_of(dedup_key, shards)}", dedup_key)
+
+    def within(self, pk: str) -> str:
+        """A partition key of these partitions without the tenant and family (`<stream>[#<shard>]`):
+        what a query cursor names, so it carries no tenant."""
+        if not pk.startswith(self.prefix):
+            raise ValueError("not a partition of this tenant's family")
+        return pk[len(self.prefix):]
 
     def of(self, stream: str) -> list[str]:
         """Every partition a stream's events may be in (one per shard)."""

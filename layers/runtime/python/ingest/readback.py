@@ -41,6 +41,15 @@ class EventReader:
         shards = self.store.stream_shards(self.tenant, self.family, stream, self.shards, deadline, record=False)
         return layout.Partitions(self.tenant, self.family, shards)
 
+    def partitions_of(self, streams: tuple[str, ...], deadline: Deadline) -> list[str]:
+        """Every partition the streams' events may be in (each stream's shards; the shard records not
+        cached yet read in one BatchGetItem)."""
+        if len(streams) <= 1:
+            return [pk for stream in streams for pk in self._partitions(stream, deadline).of(stream)]
+        counts = self.store.streams_shards(self.tenant, self.family, streams, self.shards, deadline)
+        partitions = layout.Partitions(self.tenant, self.family, self.shards, counts)
+        return [pk for stream in streams for pk in partitions.of(stream)]
+
     def key(self, stream: str, dedup_key: str, deadline: Deadline) -> ItemKey:
         return self._partitions(stream, deadline).key(stream, dedup_key)
 

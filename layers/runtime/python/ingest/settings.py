@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # keeps the count of its first write (its shard record): a change applies to new streams only.
     stream_shards: dict[str, int] = Field(default_factory=dict)
 
+    # The Secrets Manager secret (name or ARN) whose value signs query cursors (HMAC-SHA256). The
+    # stack generates it at deploy; the local emulator creates one under this default name.
+    cursor_secret_id: str = "ingest-cursor-secret"
+
     # Whole-request budget for AWS calls; API Gateway gives up at 29 s.
     aws_budget_seconds: float = Field(default=20.0, gt=0)
     aws_max_attempts: int = Field(default=3, ge=1)

@@ -27,11 +27,21 @@ class RouteKind(StrEnum):
     BATCH_SIZE = "batch_size"  # how many events a client should send per request
     OPENAPI = "openapi"  # the service's own documents: no key
     DOCS = "docs"
+    # List the tenant's stored events of a time range, a page at a time, with a signed cursor
+    # (the generic step ingest.manage.query_events, configured by the family). AWS: Query on the
+    # events table's event-time index, BatchGetItem and GetItem on the table (read only), and
+    # GetSecretValue on the cursor secret (INGEST_CURSOR_SECRET_ID).
+    QUERY = "query"
 
     @property
     def has_body(self) -> bool:
         """Routes whose request carries a body worth capping (413 in the dialect)."""
         return self in (RouteKind.INGEST, RouteKind.DELETE)
+
+    @property
+    def signs_cursors(self) -> bool:
+        """Routes that hand out and check signed cursors (they read the cursor secret)."""
+        return self is RouteKind.QUERY
 
     @property
     def finds_stored(self) -> bool:

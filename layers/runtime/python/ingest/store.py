@@ -141,6 +141,10 @@ class Store:
     def s3(self):
         return boto3.client("s3", config=self._config())
 
+    @cached_property
+    def secretsmanager(self):
+        return boto3.client("secretsmanager", config=self._config())
+
     # --- API keys -------------------------------------------------------------------------------
 
     # A key record is the item pk=<prefix>; a rate counter is pk=rate#<prefix>#<window>, which no
@@ -390,6 +394,29 @@ class Store:
         self._shard_counts[key] = shards
         return shards
 
+    def streams_shards(self, tenant: str, family: str, streams: Sequence[str], configured: int,
+                       deadline: Deadline) -> dict[str, int]:
+        """`stream_shards(..., record=False)` for several streams at once: the cached counts, and the
+        others' records in one BatchGetItem (a stream without one: `configured`, not cached)."""
+        counts = {}
+        missing = {}
+        for stream in streams:
+            key = layout.shard_record_key(tenant, family, stream)
+            cached = self._shard_counts.get(key)
+            if cached is None:
+                missing[key] = stream
+            else:
+                counts[stream] = cached
+        found = self.items(list(missing), deadline) if missing else {}
+        for key, stream in missing.items():
+            item = found.get(key)
+            counts[stream] = configured if item is None else layout.recorded_shards(item)
+            if item is not None:
+                if len(self._shard_counts) >= SHARD_COUNT_CACHE:
+                    self._shard_counts.clear()
+                self._shard_counts[key] = counts[stream]
+        return counts
+
     # --- read-back and delete -------------------------------------------------------------------
 
     def event(self, key: ItemKey, deadline: Deadline) -> dict | None:
@@ -437,6 +464,61 @@ class Store:
         """Delete items (BatchWriteItem, chunks of 25). Deleting a key that is not there is a no-op,
         so a retried delete is safe. Returns the number of calls."""
         return self._batch_write([{"DeleteRequest": {"Key": key.wire()}} for key in keys], deadline)
+
+    # --- queries (RouteKind.QUERY) ---------------------------------------------------------------
+
+    def cursor_secret(self, deadline: Deadline) -> bytes:
+        """The key that signs query cursors: the value of the Secrets Manager secret
+        INGEST_CURSOR_SECRET_ID (generated at deploy), read once per process."""
+        secret = self.__dict__.get("_cursor_secret")
+        if secret is None:
+            response = self._call(self.secretsmanager.get_secret_value, deadline,
+                                  SecretId=self.settings.cursor_secret_id)
+            value = response.get("SecretString")
+            secret = value.encode() if value is not None else bytes(response.get("SecretBinary") or b"")
+            if len(secret) < 32:
+                raise Unavailable("The cursor secret is not usable (under 32 bytes); retry later.")
+            self.__dict__["_cursor_secret"] = secret
+        return secret
+
+    def index_entries(self, pks: Sequence[str], deadline: Deadline, *, start_ms: int, end_ms: int) -> list[dict]:
+        """Every item of these partitions whose event time is in [start_ms, end_ms], from the
+        event-time index with only keys, event time and expiry projected (ingest.layout): one lane
+        per partition, all at once on the pool, each reading its pages until done, within the deadline."""
+        calls = [dict(pk=pk, start_ms=start_ms, end_ms=end_ms, deadline=deadline) for pk in pks]
+        return [item for items in self._run(self._index_partition, deadline, calls) for item in items]
+
+    def _index_partition(self, *, pk: str, start_ms: int, end_ms: int, deadline: Deadline) -> list[dict]:
+        kwargs: dict = {"TableName": self.settings.events_table, "ProjectionExpression": layout.TIMED_KEY_PROJECTION}
+        kwargs.update(layout.partition_query(pk, start_ms=start_ms, end_ms=end_ms))
+        items: list[dict] = []
+        while True:
+            if deadline.expired():  # the request has answered 503 already: stop reading
+                raise Unavailable(BUDGET_SPENT)
+            response = self.dynamodb.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def items(self, keys: Sequence[ItemKey], deadline: Deadline) -> dict[ItemKey, dict]:
+        """Whole stored items by key (consistent BatchGetItem, every chunk of 100 at once on the pool,
+        UnprocessedKeys retried with backoff until the deadline); a key not stored is absent."""
+        table = self.settings.events_table
+        pending = [{table: {"Keys": [key.wire() for key in keys[start : start + READ_CHUNK]], "ConsistentRead": True}}
+                   for start in range(0, len(keys), READ_CHUNK)]
+        found: dict[ItemKey, dict] = {}
+        attempt = 0
+        while pending:
+            answers = self._run(self.dynamodb.batch_get_item, deadline, [dict(RequestItems=ask) for ask in pending])
+            pending = []
+            for answer in answers:
+                for item in answer.get("Responses", {}).get(table, []):
+                    found[ItemKey.of(item)] = item
+                if answer.get("UnprocessedKeys"):
+                    pending.append(answer["UnprocessedKeys"])
+            attempt = self._backoff({"pending": pending} if pending else {}, attempt, deadline)
+        return found
 
     # --- rejects --------------------------------------------------------------------------------
 

@@ -1,15 +1,17 @@
 """Ops events, wire-compatible with Events API v1 (`specs/dt_envv1.json`, seed 004).
 
-The whole family, declared once: `POST /api/v1/events` (`postEvent`), the read-back
-`GET /api/v1/events/{eventId}` (`getEventById`), `Authorization: Api-Token <key>`, keep-first events
+The whole family, declared once: `POST /api/v1/events` (`postEvent`), the query
+`GET /api/v1/events` (`queryEvents`), the read-back `GET /api/v1/events/{eventId}` (`getEventById`), `Authorization: Api-Token <key>`, keep-first events
 with problem windows, and the `ErrorEnvelope` dialect. Behaviour: `family.py`; the model, per-type
-matrix and time windows: `model.py`; read-back: `read.py`.
+matrix and time windows: `model.py`; queries: `query.py`; read-back: `read.py`; the
+`EventRestEntry` both answer: `entry.py`.
 """
 
 from __future__ import annotations
 
 from ingest.families.ops.family import FAMILY as INGEST
 from ingest.families.ops.family import OpsErrorEnvelope
+from ingest.families.ops.query import FAMILY as QUERY
 from ingest.families.ops.read import FAMILY as READ
 from ingest.spec import AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
 
@@ -35,12 +37,21 @@ SPEC = FamilySpec(
             operation_id="postEvent",
         ),
         Route(
+            name="query_ops_events",
+            method="GET",
+            path="/api/v1/events",
+            kind=RouteKind.QUERY,
+            impl=QUERY,
+            summary="Query the stored ops events of a timeframe, 150 a page, with a signed cursor.",
+            operation_id="queryEvents",
+        ),
+        Route(
             name="read_ops_event",
             method="GET",
             path="/api/v1/events/{eventId}",
             kind=RouteKind.READ,
             impl=READ,
-            summary="Read back one stored ops event by a `storedIds` value, or a problem by its correlation id.",
+            summary="Read back one stored ops event (EventRestEntry) by its id, or a problem by its correlation id.",
             operation_id="getEventById",
         ),
     ),

@@ -97,7 +97,7 @@ class OpsConstraintViolation(BaseModel):
 
     path: str = Field(description="Field path in the body, e.g. attachRules.tagRule[0].tags.")
     message: str
-    parameterLocation: str = Field(description="Always PAYLOAD_BODY here.")
+    parameterLocation: str = Field(description="PAYLOAD_BODY (a pushed event) or QUERY (a query's parameter).")
     location: str | None = None
 
 
@@ -303,7 +303,7 @@ class OpsFamily(Family):
         return json_response(error.status, {"error": {"code": error.status, "message": error.message}})
 
     @staticmethod
-    def _error(status: int, message: str, violations) -> Response:
+    def _error(status: int, message: str, violations, location: str = PAYLOAD_BODY) -> Response:
         return json_response(
             status,
             {
@@ -311,7 +311,7 @@ class OpsFamily(Family):
                     "code": status,
                     "message": message,
                     "constraintViolations": [
-                        {"path": v.path, "message": v.message, "parameterLocation": PAYLOAD_BODY, "location": None}
+                        {"path": v.path, "message": v.message, "parameterLocation": location, "location": None}
                         for v in violations
                     ],
                 }
