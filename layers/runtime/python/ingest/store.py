@@ -271,24 +271,40 @@ class Store:
 
     # --- events ---------------------------------------------------------------------------------
 
-    def _batch_get(self, keys: Sequence[ItemKey], projection: str, deadline: Deadline) -> Iterator[dict]:
-        """Stored items for keys (those that exist), BatchGetItem in chunks of 100, consistent reads;
-        UnprocessedKeys retried until the deadline."""
+    def _batch_get(self, keys: Sequence[ItemKey], projection: str | None, deadline: Deadline) -> Iterator[dict]:
+        """Stored items for keys (those that exist), BatchGetItem in chunks of 100, consistent reads
+        (`projection` None: whole items); UnprocessedKeys retried until the deadline."""
         table = self.settings.events_table
         for start in range(0, len(keys), READ_CHUNK):
-            pending = {
-                table: {
-                    "Keys": [key.wire() for key in keys[start : start + READ_CHUNK]],
-                    "ProjectionExpression": projection,
-                    "ConsistentRead": True,
-                }
-            }
+            request: dict = {"Keys": [key.wire() for key in keys[start : start + READ_CHUNK]], "ConsistentRead": True}
+            if projection is not None:
+                request["ProjectionExpression"] = projection
+            pending = {table: request}
             attempt = 0
             while pending:
                 response = self._call(self.dynamodb.batch_get_item, deadline, RequestItems=pending)
                 yield from response.get("Responses", {}).get(table, [])
                 pending = response.get("UnprocessedKeys") or {}
                 attempt = self._backoff(pending, attempt, deadline)
+
+    def events_in_order(self, keys: Iterable[ItemKey], deadline: Deadline) -> Iterator[dict]:
+        """Whole stored items for keys, in the order of the keys (those still stored): what an index
+        entry points at, read from the table (consistent) a BatchGetItem page at a time, lazily."""
+        page: list[ItemKey] = []
+        for key in keys:
+            page.append(key)
+            if len(page) == READ_CHUNK:
+                yield from self._in_order(page, deadline)
+                page = []
+        if page:
+            yield from self._in_order(page, deadline)
+
+    def _in_order(self, keys: list[ItemKey], deadline: Deadline) -> Iterator[dict]:
+        found = {ItemKey.of(item): item for item in self._batch_get(list(dict.fromkeys(keys)), None, deadline)}
+        for key in keys:
+            item = found.get(key)
+            if item is not None:
+                yield item
 
     def existing(self, keys: Sequence[ItemKey], now: int, deadline: Deadline) -> set[ItemKey]:
         """Keys already stored and not yet expired at `now` (epoch seconds; ingest.layout.is_live)."""
