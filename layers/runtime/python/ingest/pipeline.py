@@ -193,10 +193,12 @@ class Pipeline:
                              else layout.keep_first(now))
         events = list(winner_by_key.values())
         answers = self.store.put_if([(items_of.item(key, event.record), condition, values)
-                                     for key, event in winner_by_key.items()], deadline, replaced=overwrite)
+                                     for key, event in winner_by_key.items()], deadline, replaced=overwrite,
+                                    stored_on_failure=self.family.answers_with_stored)
         for event, answer in zip(events, answers):
             if isinstance(answer, ConditionNotMet):  # already stored (keep-first), or a newer one is (overwrite)
                 event.status = Status.DUPLICATE
+                event.stored = answer.item
             elif answer is not None and layout.is_live(answer, now):  # overwrote the live item of the same key
                 event.status = Status.DUPLICATE
         outcome.write_calls = len(events)

@@ -330,14 +330,17 @@ class Store:
         return calls
 
     def put_if(self, puts: Sequence[tuple[dict, str, dict]], deadline: Deadline, *,
-               replaced: bool = False) -> list[ConditionNotMet | dict | None]:
+               replaced: bool = False, stored_on_failure: bool = False) -> list[ConditionNotMet | dict | None]:
         """Conditional PutItems (item, ConditionExpression, ExpressionAttributeValues), all submitted
         at once (PARALLEL_CALLS run at a time), all within the deadline: where the item was written, None (or with
         `replaced`, the item it replaced, if any); where the condition did not hold, ConditionNotMet.
         Any other failure, or the deadline, raises Unavailable (some puts may have landed: each is
-        safe to repeat)."""
+        safe to repeat). With `stored_on_failure`, a ConditionNotMet carries the stored item (ALL_OLD
+        on a failed condition: no read units, and no read after the write)."""
         table = self.settings.events_table
         extra = {"ReturnValues": "ALL_OLD"} if replaced else {}
+        if stored_on_failure:
+            extra["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         calls = [
             dict(TableName=table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values, **extra)
             for item, condition, values in puts
