@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from functools import cached_property
@@ -33,7 +33,8 @@ WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB ref
 READ_CHUNK = 100  # BatchGetItem's hard limit
 SHARD_COUNT_CACHE = 10_000  # streams whose shard count a process keeps (a few hundred KB at most)
 # Calls that may run at once (a batch's conditional puts): the process's pool and connection pool.
-PARALLEL_CALLS = 64
+# 256: a full DataHub batch (255 events) is one round trip of puts, a 1,000-event usage batch four.
+PARALLEL_CALLS = 256
 _POOL = ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="aws")
 BUDGET_SPENT = "The storage budget for this request ran out; retry the request."
 NOT_ACCEPTED = "Storage did not accept the request; retry it."
@@ -226,15 +227,28 @@ class Store:
 
         One atomic UpdateItem (ADD) per request, so the count is exact however many Lambdas share
         the key; the counter purges itself through the table's TTL."""
-        response = self._call(
-            self.dynamodb.update_item,
-            deadline,
+        return self._counted(self._call(self.dynamodb.update_item, deadline,
+                                        **self._count_call(prefix, window, purge_at, shard)))
+
+    def count_request_started(self, prefix: str, window: int, purge_at: int, deadline: Deadline, *,
+                              shard: int = 0) -> Callable[[], tuple[int, int | None]]:
+        """count_request, started now on the pool; the answer waits in the returned callable (under
+        the deadline, Unavailable like every call). For a request whose key the edge authorizer has
+        already checked: its count then runs beside the key lookup instead of after it."""
+        wait_for = self._start(self.dynamodb.update_item, deadline, **self._count_call(prefix, window, purge_at, shard))
+        return lambda: self._counted(wait_for())
+
+    def _count_call(self, prefix: str, window: int, purge_at: int, shard: int) -> dict:
+        return dict(
             TableName=self.settings.keys_table,
             Key=self._counter_key(prefix, window, shard),
             UpdateExpression="ADD hits :one SET purge_at = :purge_at",
             ExpressionAttributeValues={":one": {"N": "1"}, ":purge_at": {"N": str(purge_at)}},
             ReturnValues="ALL_NEW",
         )
+
+    @staticmethod
+    def _counted(response: dict) -> tuple[int, int | None]:
         attributes = response["Attributes"]
         spent = attributes.get("spent")
         return int(attributes["hits"]["N"]), (int(spent["N"]) if spent else None)
@@ -496,6 +510,25 @@ class Store:
     @classmethod
     def _call(cls, operation, deadline: Deadline, **kwargs) -> dict:
         return cls._run(operation, deadline, [kwargs])[0]
+
+    @staticmethod
+    def _start(operation, deadline: Deadline, **kwargs) -> Callable[[], dict]:
+        """One call started on the pool now; the returned callable waits for its answer until the
+        deadline, raising Unavailable like _run (a call given up on may still land: safe to repeat)."""
+        if deadline.remaining() <= 0:
+            raise Unavailable(BUDGET_SPENT)
+        future = _POOL.submit(_attempts, operation, [kwargs], False)
+
+        def answer() -> dict:
+            try:
+                return future.result(timeout=max(0.0, deadline.remaining()))[0]
+            except TimeoutError as exc:
+                future.cancel()
+                raise Unavailable(BUDGET_SPENT) from exc
+            except Exception as exc:
+                raise Unavailable(NOT_ACCEPTED) from exc
+
+        return answer
 
     @classmethod
     def _conditional(cls, operation, deadline: Deadline, **kwargs) -> dict | None:
