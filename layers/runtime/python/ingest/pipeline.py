@@ -208,6 +208,9 @@ class Pipeline:
         condition, values = (layout.newer_wins(now, outcome.request.received_at) if overwrite
                              else layout.keep_first(now))
         events = list(winner_by_key.values())
+        # An overwrite returns what it replaced (ALL_OLD: no read units, no extra call): a family whose
+        # answer never shows duplicates (DataHub) still counts them for the operator (EventsDuplicate,
+        # the request log line) from the write itself, never from a lookup before it.
         answers = self.store.put_if([(items_of.item(key, event.record), condition, values)
                                      for key, event in winner_by_key.items()], deadline, replaced=overwrite,
                                     stored_on_failure=self.family.answers_with_stored)
