@@ -23,7 +23,7 @@ help:
 	@echo "make invoke  E=<endpoint> F=<events file>: call one handler with a sample API Gateway event"
 	@echo "make keys    ARGS='create --tenant acme --scope datahub': the key CLI against make serve's emulator"
 	@echo "make synth   ENV=<name>: cdk synth for one environment of cdk.json"
-	@echo "make bench   pipeline CPU per event vs. the orjson+pydantic floor; DynamoDB calls per request"
+	@echo "make bench   every family: CPU vs. its floor, round trips, write units, 5 MiB body, cold start -> bench/results.json"
 	@echo "make handlers  write functions/<route>/handler.py for every catalog route that has none"
 	@echo "make lock    re-pin the dependency layer's closure with hashes (layers/deps/requirements.lock.txt)"
 	@echo "make cost    ENV=<name>: docs/cost.md, cost per million events per family, from the synthesized template"

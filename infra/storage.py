@@ -46,6 +46,15 @@ def dynamodb_attribute(attribute: schema.Attribute) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=attribute.name, type=_ATTRIBUTE_TYPES[attribute.type])
 
 
+def index_projection(index: schema.Index) -> dict:
+    """CDK projection arguments of an index (ingest.schema: ALL, or INCLUDE of a few attributes)."""
+    if index.include is None:
+        return {"projection_type": dynamodb.ProjectionType.ALL}
+    if not index.include:
+        return {"projection_type": dynamodb.ProjectionType.KEYS_ONLY}
+    return {"projection_type": dynamodb.ProjectionType.INCLUDE, "non_key_attributes": list(index.include)}
+
+
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvConfig) -> None:
         super().__init__(scope, construct_id)
@@ -136,7 +145,7 @@ class Storage(Construct):
                 index_name=index.name,
                 partition_key=dynamodb_attribute(index.partition),
                 sort_key=dynamodb_attribute(index.sort) if index.sort else None,
-                projection_type=dynamodb.ProjectionType.ALL,
+                **index_projection(index),
             )
         return table
 

@@ -170,6 +170,17 @@ def test_a_retry_without_start_in_the_same_minute_gets_the_first_events_ids(send
     assert len(query(store, f"{send.tenant}#ops#CUSTOM_INFO")) == 2
 
 
+def test_a_duplicate_gets_the_stored_start_from_its_own_write_without_a_read(send, store, monkeypatch):
+    """Issue 14: the failed keep-first put returns the stored item (ALL_OLD on condition failure), so
+    no BatchGetItem follows it (moto returns the item, as DynamoDB does)."""
+    body = info_event()
+    _, _, first = send(body, at=T0 + timedelta(seconds=3))
+    reads = []
+    monkeypatch.setattr(Store, "event_times", lambda self, keys, deadline: reads.append(keys) or {})
+    _, _, retry = send(body, at=T0 + timedelta(seconds=40))
+    assert retry == first and reads == []
+
+
 def test_a_start_31_days_before_the_time_received_is_rejected_and_kept_raw(send, store):
     raw = json.dumps(info_event(start=ms(T0 - timedelta(days=31)))).encode() + b"  \n"
     status, headers, body = send(raw, at=T0)

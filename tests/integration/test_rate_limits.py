@@ -259,3 +259,52 @@ def test_a_high_limit_key_spreads_its_counts_over_several_items_and_still_gets_4
     client.calls.clear()
     assert handle(pipeline, event)["statusCode"] == 429
     assert client.calls == {"get_item": 1, "update_item": 1}  # a spent minute refuses in one write
+
+
+# --- issue 14: the count beside the key lookup, only for a key the edge authorizer let through ------
+
+
+def vouched(event: dict, prefix: str) -> dict:
+    """The event as API Gateway passes it on after the edge authorizer allowed this key."""
+    return {**event, "requestContext": {**event["requestContext"],
+                                        "authorizer": {"keyPrefix": prefix, "tenant": "x", "principalId": "x"}}}
+
+
+def test_a_vouched_key_is_counted_beside_its_lookup_exactly_once_per_request(store, settings):
+    route = cheapest_route()
+    key, record = KeyAdmin(store).create(tenant(), ["datahub", route.family], rate_limit=5)
+    counted, client = counting_store(store, settings)
+    pipeline = Pipeline(route, settings, counted, clock=frozen(mid_minute()))
+    event = vouched(keyed_sample(route, key), record["prefix"])
+    answers = [handle(pipeline, event) for _ in range(6)]
+    assert [succeeded(answer["statusCode"]) for answer in answers] == [True] * 5 + [False]
+    assert answers[-1]["statusCode"] == 429
+    assert client.calls == {"get_item": 6, "update_item": 6}
+    window = int(mid_minute().timestamp() // 60)
+    assert counter_items(store, record["prefix"])[f"rate#{record['prefix']}#{window}"]["hits"] == {"N": "6"}
+
+
+def test_a_context_naming_another_prefix_starts_no_count(store, settings):
+    """The count starts early only for the very prefix the authorizer checked (API Gateway caches
+    its answer per header value, so a request presenting another key never carries that context);
+    otherwise it waits for the handler's own check."""
+    route = cheapest_route()
+    key, record = KeyAdmin(store).create(tenant(), ["datahub", route.family])
+    other, other_record = KeyAdmin(store).create(tenant(), ["datahub", route.family])
+    pipeline = Pipeline(route, settings, store, clock=frozen(mid_minute()))
+    wrong = other[:9] + ("A" if other[9] != "A" else "B") + other[10:]  # the other prefix, a wrong secret
+    assert handle(pipeline, vouched(keyed_sample(route, wrong), record["prefix"]))["statusCode"] == 401
+    assert counter_items(store, other_record["prefix"]) == {}  # refused before any count
+    assert succeeded(handle(pipeline, vouched(keyed_sample(route, other), record["prefix"]))["statusCode"])
+    assert counter_items(store, record["prefix"]) == {}  # the vouched prefix was not the one presented
+    assert len(counter_items(store, other_record["prefix"])) == 1  # the other key: counted after its check
+
+
+def test_a_revoked_key_still_allowed_at_the_edge_is_refused_by_the_handler(store, settings):
+    route = cheapest_route()
+    admin = KeyAdmin(store)
+    key, record = admin.create(tenant(), ["datahub", route.family])
+    admin.revoke(record["prefix"])
+    pipeline = Pipeline(route, settings, store, clock=frozen(mid_minute()))
+    answer = handle(pipeline, vouched(keyed_sample(route, key), record["prefix"]))
+    assert answer["statusCode"] == 401

@@ -275,3 +275,47 @@ def test_a_refusal_stands_when_the_spent_mark_cannot_be_written():
     limiter = RateLimiter(counters, shard_capacity=10, rng=random.Random(4))
     principal = Principal("acme", "ABCDEFGH", rate_limit=20)
     assert [limiter.consume(principal, at(5), None).exceeded for _ in range(25)] == [False] * 20 + [True] * 5
+
+
+# --- issue 14: a count started beside the key lookup ----------------------------------------------
+
+
+class Started(Counters):
+    def count_request_started(self, prefix, window, purge_at, deadline, *, shard=0):
+        answer = self.count_request(prefix, window, purge_at, deadline, shard=shard)
+        return lambda: answer
+
+
+def test_a_started_count_is_the_requests_only_count_and_the_limit_still_holds():
+    counters = Started()
+    limiter = RateLimiter(counters, rng=random.Random(7))  # one shard, as for every key up to 30,000/min
+    principal = Principal("acme", "ABCDEFGH", rate_limit=5)
+    answers = [limiter.consume(principal, at(5), None, limiter.start("ABCDEFGH", at(5), None)) for _ in range(7)]
+    assert [quota.exceeded for quota in answers] == [False] * 5 + [True] * 2
+    assert counters.operations["UpdateItem"] == 7  # one ADD per request, never a second
+
+
+def test_a_started_count_on_a_shard_the_key_no_longer_has_is_counted_again_on_one_it_has():
+    counters = Started()
+    limiter = RateLimiter(counters, shard_capacity=10, rng=random.Random(3))
+    wide = Principal("acme", "ABCDEFGH", rate_limit=40)  # four shards
+    for _ in range(20):
+        limiter.consume(wide, at(5), None, limiter.start("ABCDEFGH", at(5), None))
+    narrow = Principal("acme", "ABCDEFGH", rate_limit=10)  # lowered: one shard
+    before = counters.operations["UpdateItem"]
+    started = limiter.start("ABCDEFGH", at(6), None)  # picked under the limit last read: 40
+    quota = limiter.consume(narrow, at(6), None, started)
+    extra = counters.operations["UpdateItem"] - before
+    assert extra == (1 if started.shard == 0 else 2)
+    window = int(at(6).timestamp() // WINDOW_SECONDS)
+    assert quota.used == counters.counts[("ABCDEFGH", window, 0)]
+
+
+def test_a_started_count_of_another_key_or_window_is_not_taken():
+    counters = Started()
+    limiter = RateLimiter(counters, rng=random.Random(1))
+    principal = Principal("acme", "ABCDEFGH", rate_limit=5)
+    other = limiter.start("ZZZZZZZZ", at(5), None)
+    limiter.consume(principal, at(5), None, other)
+    window = int(at(5).timestamp() // WINDOW_SECONDS)
+    assert counters.counts[("ABCDEFGH", window, 0)] == 1 and counters.counts[("ZZZZZZZZ", window, 0)] == 1

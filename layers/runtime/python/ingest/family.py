@@ -53,6 +53,9 @@ class EventOutcome:
     errors: tuple[Violation, ...] = ()
     record: Record | None = None
     key: ItemKey | None = None  # the item's key, set by the pipeline's dedup write
+    # A duplicate's stored item, as its failed conditional write returned it (ALL_OLD), for a family
+    # that answers with what was stored first (Family.answers_with_stored); None otherwise.
+    stored: dict | None = None
 
 
 @dataclass(slots=True)
@@ -99,6 +102,9 @@ class Family:
 
     name: ClassVar[str]
     all_or_nothing: ClassVar[bool] = False
+    # A family whose answer to a duplicate shows what was stored first: its keep-first writes return
+    # the stored item when their condition fails (EventOutcome.stored), so no read follows the write.
+    answers_with_stored: ClassVar[bool] = False
     path_prefix: ClassVar[str] = ""  # how the dialect names the events in a path
     # The models handed to the Powertools parser (ingest.validation), built once at import:
     adapter: ClassVar[TypeAdapter]  # one event

@@ -63,6 +63,9 @@ if TYPE_CHECKING:
 EXPIRES_AT = "expires_at"  # the events table's TTL attribute
 EVENT_TIME = "event_time"
 EVENT_TIME_INDEX = "by_event_time"  # (pk, event_time)
+# What the index carries besides its keys (pk, sk, event_time): the expiry, so liveness is judged
+# on the index; everything else is read from the table by key.
+EVENT_TIME_INDEX_INCLUDE = (EXPIRES_AT,)
 # What an event item is made of before its family's attributes: its identity and bookkeeping.
 CORE_ATTRIBUTES = frozenset({"pk", "sk", "tenant", "family", "stream", "endpoint", "event_time", "received_at",
                              "request_id", "payload", "expires_at"})

@@ -16,12 +16,12 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ingest import catalog, jsonslices, layout, manage
-from ingest.auth import Authenticator, Principal, check_scope
+from ingest.auth import Authenticator, Principal, check_scope, presented_key, split_key
 from ingest.errors import BadRequest, IngestError, InternalError, MethodNotAllowed, Violation
 from ingest.family import EventOutcome, Family, Outcome, Record, Response, Status
 from ingest.layout import ItemKey, RejectKey
 from ingest.observability import logger, metrics
-from ingest.ratelimit import RateLimiter
+from ingest.ratelimit import RateLimiter, StartedCount
 from ingest.request import Request, check_wire_size, decode_body
 from ingest.settings import Settings, get_settings
 from ingest.spec import Endpoint, RouteKind
@@ -67,10 +67,11 @@ class Pipeline:
             deadline = self._deadline(context)
             check_wire_size(request, self.limits)
             if not self.endpoint.public:  # public: the service's own documents, nobody's data
+                count = self._start_count(event, request, deadline)
                 principal = self.authenticator.authenticate(request, self.endpoint.auth, now=request.received_at,
                                                             deadline=deadline)
                 # Counted before the scope check: every authenticated request spends the key's budget.
-                quota = self.rate_limiter.consume(principal, request.received_at, deadline)
+                quota = self.rate_limiter.consume(principal, request.received_at, deadline, count)
                 answer_headers.update(quota.headers())
                 quota.enforce()
                 check_scope(principal, self.endpoint.family, self.endpoint.spec.scope_resource, request.path_parameters)
@@ -97,6 +98,21 @@ class Pipeline:
         request_id = request.request_id if request else (getattr(context, "aws_request_id", None) or "")
         self._observe(response, principal, outcome, request_id, started)
         return self._to_apigw(response, request_id, answer_headers)
+
+    def _start_count(self, event: dict, request: Request, deadline: Deadline) -> StartedCount | None:
+        """The rate count started beside the key lookup (one round trip instead of two) when the edge
+        authorizer has already let this very key through: API Gateway's context names the prefix of
+        the key it checked (ingest.authorizer; clients cannot set it). Without it (the local server,
+        a direct invoke), or for another prefix, the count waits for the key check, so a request
+        that does not hold a key never spends that key's budget."""
+        vouched = ((event.get("requestContext") or {}).get("authorizer") or {}).get("keyPrefix")
+        if not vouched:
+            return None
+        try:
+            prefix = split_key(presented_key(request, self.endpoint.auth))
+        except IngestError:
+            return None  # authenticate answers it
+        return self.rate_limiter.start(prefix, request.received_at, deadline) if prefix == vouched else None
 
     # --- the pipeline proper --------------------------------------------------------------------
 
@@ -194,11 +210,16 @@ class Pipeline:
         condition, values = (layout.newer_wins(now, outcome.request.received_at) if overwrite
                              else layout.keep_first(now))
         events = list(winner_by_key.values())
+        # An overwrite returns what it replaced (ALL_OLD: no read units, no extra call): a family whose
+        # answer never shows duplicates (DataHub) still counts them for the operator (EventsDuplicate,
+        # the request log line) from the write itself, never from a lookup before it.
         answers = self.store.put_if([(items_of.item(key, event.record), condition, values)
-                                     for key, event in winner_by_key.items()], deadline, replaced=overwrite)
+                                     for key, event in winner_by_key.items()], deadline, replaced=overwrite,
+                                    stored_on_failure=self.family.answers_with_stored)
         for event, answer in zip(events, answers):
             if isinstance(answer, ConditionNotMet):  # already stored (keep-first), or a newer one is (overwrite)
                 event.status = Status.DUPLICATE
+                event.stored = answer.item
             elif answer is not None and layout.is_live(answer, now):  # overwrote the live item of the same key
                 event.status = Status.DUPLICATE
         outcome.write_calls = len(events)

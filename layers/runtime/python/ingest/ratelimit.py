@@ -52,7 +52,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingest.auth import Principal
+from ingest.auth import DEFAULT_RATE_LIMIT, Principal
 from ingest.errors import TooManyRequests, Unavailable
 
 WINDOW_SECONDS = 60
@@ -109,32 +109,75 @@ class Quota:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class StartedCount:
+    """A request's first ADD, started before its key record was read (RateLimiter.start)."""
+
+    prefix: str
+    window: int
+    shard: int
+    answer: object  # () -> (hits, spent_at), waiting under the request's deadline
+
+
+# Keys whose limit a process remembers (to pick a shard before the key record is read).
+_LIMITS_KEPT = 10_000
+
+
 class RateLimiter:
-    """The rule above. `counters` is an ingest.store.Store (count_request, read_counts, mark_spent);
-    `shard_capacity` and `rng` are there for tests."""
+    """The rule above. `counters` is an ingest.store.Store (count_request, read_counts, mark_spent,
+    count_request_started); `shard_capacity` and `rng` are there for tests."""
 
     def __init__(self, counters, *, shard_capacity: int = SHARD_CAPACITY, rng: random.Random | None = None) -> None:
         self._counters = counters
         self._capacity = shard_capacity
         self._random = rng or random.Random()
+        self._limits: dict[str, int] = {}  # prefix -> the limit its key record had when last read here
 
-    def consume(self, principal: Principal, now: datetime, deadline) -> Quota:
-        """Count this request against the key's current minute."""
+    @staticmethod
+    def _window(now: datetime) -> tuple[int, int, int]:
+        """The window of a moment, when its counters purge, and the seconds until it ends."""
         epoch = now.timestamp()
         window = int(epoch // WINDOW_SECONDS)
         window_end = (window + 1) * WINDOW_SECONDS
         # Whole seconds, rounded up, never 0: a client that waits this long lands in the next window.
-        reset_seconds = max(1, math.ceil(window_end - epoch))
-        used = self._used(principal.key_prefix, principal.rate_limit, window, window_end + PURGE_AFTER_SECONDS,
-                          deadline)
+        return window, window_end + PURGE_AFTER_SECONDS, max(1, math.ceil(window_end - epoch))
+
+    def start(self, prefix: str, now: datetime, deadline) -> StartedCount:
+        """Start this request's ADD now, beside the key lookup, on a shard picked under the limit
+        this process last read for the key (the default for a key not seen yet). Only for a key the
+        edge authorizer has already let through: counting before the handler's own check must never
+        charge a key for a request that does not hold it. `consume` then uses the answer when the
+        shard is one of the key's (it is, unless the limit was lowered since), else counts anew."""
+        window, purge_at, _ = self._window(now)
+        shards = shard_count(self._limits.get(prefix, DEFAULT_RATE_LIMIT), self._capacity)
+        shard = self._random.randrange(shards)
+        answer = self._counters.count_request_started(prefix, window, purge_at, deadline, shard=shard)
+        return StartedCount(prefix, window, shard, answer)
+
+    def consume(self, principal: Principal, now: datetime, deadline, started: StartedCount | None = None) -> Quota:
+        """Count this request against the key's current minute (or take the count `start` began)."""
+        window, purge_at, reset_seconds = self._window(now)
+        if len(self._limits) >= _LIMITS_KEPT:
+            self._limits.clear()
+        self._limits[principal.key_prefix] = principal.rate_limit
+        if started is not None and (started.prefix, started.window) != (principal.key_prefix, window):
+            started = None
+        used = self._used(principal.key_prefix, principal.rate_limit, window, purge_at, deadline, started)
         return Quota(principal.rate_limit, used, reset_seconds)
 
-    def _used(self, prefix: str, limit: int, window: int, purge_at: int, deadline) -> int:
+    def _used(self, prefix: str, limit: int, window: int, purge_at: int, deadline,
+              started: StartedCount | None = None) -> int:
         """This request's count in the window: ≤ limit when admitted, limit + 1 (or more) when refused."""
         shards = shard_count(limit, self._capacity)
         share = shares(limit, shards)
-        shard = self._random.randrange(shards)
-        hits, spent_at = self._counters.count_request(prefix, window, purge_at, deadline, shard=shard)
+        if started is not None and started.shard < shards:
+            # Any shard of the key is a valid first pick: the ADD already made is this request's count.
+            shard = started.shard
+            hits, spent_at = started.answer()
+        else:
+            # (A started ADD on a shard the key no longer has counted where nobody looks: harmless.)
+            shard = self._random.randrange(shards)
+            hits, spent_at = self._counters.count_request(prefix, window, purge_at, deadline, shard=shard)
         if hits <= share[shard]:
             # This shard's room, scaled to the key: exact with one shard, an estimate with several.
             return limit - (share[shard] - hits) * limit // share[shard]

@@ -67,7 +67,12 @@ class EventReader:
         """A stream's events by event time (bounds inclusive), shard after shard; `limit` is per
         shard (merge and cut the shards' lists for a global order)."""
         for pk in self._partitions(stream, deadline).of(stream):
-            for item in self.store.query_events(pk, deadline, start_ms=start_ms, end_ms=end_ms, limit=limit):
+            # The index carries keys, event time and expiry only (ingest.schema): the live entries'
+            # items are read from the table by key, a page of keys at a time, in the index's order.
+            live = (ItemKey.of(entry) for entry in self.store.query_events(pk, deadline, start_ms=start_ms,
+                                                                         end_ms=end_ms, limit=limit)
+                    if layout.is_live(entry, self.now_s))
+            for item in self.store.events_in_order(live, deadline):
                 if self._served(item):
                     yield StoredEvent.of(item)
 

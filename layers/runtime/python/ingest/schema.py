@@ -22,6 +22,9 @@ class Index:
     name: str
     partition: Attribute
     sort: Attribute | None = None
+    # Non-key attributes the index carries (INCLUDE); None: every attribute (ALL). The table's and
+    # the index's keys are always projected.
+    include: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,12 @@ EVENTS = TableSpec(
     partition=PK,
     sort=SK,
     ttl_attribute=layout.EXPIRES_AT,
-    indexes=(Index(layout.EVENT_TIME_INDEX, PK, Attribute(layout.EVENT_TIME, "N")),),
+    # The event-time index carries the keys, event_time and expires_at only (readers judge liveness
+    # and count on it; payloads are read from the table by key): an event's index entry is well
+    # under 1 KB, so it costs one write unit, not a second copy of the payload.
+    indexes=(
+        Index(layout.EVENT_TIME_INDEX, PK, Attribute(layout.EVENT_TIME, "N"), include=layout.EVENT_TIME_INDEX_INCLUDE),
+    ),
 )
 
 # Two kinds of item share this table:
@@ -57,6 +65,15 @@ EVENTS = TableSpec(
 KEYS = TableSpec(logical_id="Keys", partition=PK, ttl_attribute="purge_at")
 
 TABLES = (EVENTS, KEYS)
+
+
+def projection_of(index: Index) -> dict:
+    """The index's Projection in DynamoDB's wire format."""
+    if index.include is None:
+        return {"ProjectionType": "ALL"}
+    if not index.include:
+        return {"ProjectionType": "KEYS_ONLY"}
+    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.include)}
 
 
 def create_table_kwargs(spec: TableSpec, table_name: str) -> dict:
@@ -73,9 +90,7 @@ def create_table_kwargs(spec: TableSpec, table_name: str) -> dict:
         if index.sort:
             attributes[index.sort.name] = index.sort
             index_keys.append({"AttributeName": index.sort.name, "KeyType": "RANGE"})
-        indexes.append(
-            {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
-        )
+        indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": projection_of(index)})
     kwargs = {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",

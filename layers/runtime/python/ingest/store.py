@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from functools import cached_property
@@ -33,6 +33,11 @@ WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB ref
 READ_CHUNK = 100  # BatchGetItem's hard limit
 SHARD_COUNT_CACHE = 10_000  # streams whose shard count a process keeps (a few hundred KB at most)
 # Calls that may run at once (a batch's conditional puts): the process's pool and connection pool.
+# 64, as since issue 11: more would cut a big batch's round trips (128 makes a 255-event DataHub
+# batch's puts two, not four), but a burst of over 64 new connections per process overflowed the
+# listen backlog (128) of the local emulator and the fault proxy on this shared machine (connect
+# timeouts, then 503s in tests/faults and a 5 MB logs test). Deployed DynamoDB has no such limit;
+# raising this wants those backlogs raised first (issue 14's note in the README).
 PARALLEL_CALLS = 64
 _POOL = ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="aws")
 BUDGET_SPENT = "The storage budget for this request ran out; retry the request."
@@ -230,15 +235,28 @@ class Store:
 
         One atomic UpdateItem (ADD) per request, so the count is exact however many Lambdas share
         the key; the counter purges itself through the table's TTL."""
-        response = self._call(
-            self.dynamodb.update_item,
-            deadline,
+        return self._counted(self._call(self.dynamodb.update_item, deadline,
+                                        **self._count_call(prefix, window, purge_at, shard)))
+
+    def count_request_started(self, prefix: str, window: int, purge_at: int, deadline: Deadline, *,
+                              shard: int = 0) -> Callable[[], tuple[int, int | None]]:
+        """count_request, started now on the pool; the answer waits in the returned callable (under
+        the deadline, Unavailable like every call). For a request whose key the edge authorizer has
+        already checked: its count then runs beside the key lookup instead of after it."""
+        wait_for = self._start(self.dynamodb.update_item, deadline, **self._count_call(prefix, window, purge_at, shard))
+        return lambda: self._counted(wait_for())
+
+    def _count_call(self, prefix: str, window: int, purge_at: int, shard: int) -> dict:
+        return dict(
             TableName=self.settings.keys_table,
             Key=self._counter_key(prefix, window, shard),
             UpdateExpression="ADD hits :one SET purge_at = :purge_at",
             ExpressionAttributeValues={":one": {"N": "1"}, ":purge_at": {"N": str(purge_at)}},
             ReturnValues="ALL_NEW",
         )
+
+    @staticmethod
+    def _counted(response: dict) -> tuple[int, int | None]:
         attributes = response["Attributes"]
         spent = attributes.get("spent")
         return int(attributes["hits"]["N"]), (int(spent["N"]) if spent else None)
@@ -275,24 +293,40 @@ class Store:
 
     # --- events ---------------------------------------------------------------------------------
 
-    def _batch_get(self, keys: Sequence[ItemKey], projection: str, deadline: Deadline) -> Iterator[dict]:
-        """Stored items for keys (those that exist), BatchGetItem in chunks of 100, consistent reads;
-        UnprocessedKeys retried until the deadline."""
+    def _batch_get(self, keys: Sequence[ItemKey], projection: str | None, deadline: Deadline) -> Iterator[dict]:
+        """Stored items for keys (those that exist), BatchGetItem in chunks of 100, consistent reads
+        (`projection` None: whole items); UnprocessedKeys retried until the deadline."""
         table = self.settings.events_table
         for start in range(0, len(keys), READ_CHUNK):
-            pending = {
-                table: {
-                    "Keys": [key.wire() for key in keys[start : start + READ_CHUNK]],
-                    "ProjectionExpression": projection,
-                    "ConsistentRead": True,
-                }
-            }
+            request: dict = {"Keys": [key.wire() for key in keys[start : start + READ_CHUNK]], "ConsistentRead": True}
+            if projection is not None:
+                request["ProjectionExpression"] = projection
+            pending = {table: request}
             attempt = 0
             while pending:
                 response = self._call(self.dynamodb.batch_get_item, deadline, RequestItems=pending)
                 yield from response.get("Responses", {}).get(table, [])
                 pending = response.get("UnprocessedKeys") or {}
                 attempt = self._backoff(pending, attempt, deadline)
+
+    def events_in_order(self, keys: Iterable[ItemKey], deadline: Deadline) -> Iterator[dict]:
+        """Whole stored items for keys, in the order of the keys (those still stored): what an index
+        entry points at, read from the table (consistent) a BatchGetItem page at a time, lazily."""
+        page: list[ItemKey] = []
+        for key in keys:
+            page.append(key)
+            if len(page) == READ_CHUNK:
+                yield from self._in_order(page, deadline)
+                page = []
+        if page:
+            yield from self._in_order(page, deadline)
+
+    def _in_order(self, keys: list[ItemKey], deadline: Deadline) -> Iterator[dict]:
+        found = {ItemKey.of(item): item for item in self._batch_get(list(dict.fromkeys(keys)), None, deadline)}
+        for key in keys:
+            item = found.get(key)
+            if item is not None:
+                yield item
 
     def existing(self, keys: Sequence[ItemKey], now: int, deadline: Deadline) -> set[ItemKey]:
         """Keys already stored and not yet expired at `now` (epoch seconds; ingest.layout.is_live)."""
@@ -318,14 +352,17 @@ class Store:
         return calls
 
     def put_if(self, puts: Sequence[tuple[dict, str, dict]], deadline: Deadline, *,
-               replaced: bool = False) -> list[ConditionNotMet | dict | None]:
+               replaced: bool = False, stored_on_failure: bool = False) -> list[ConditionNotMet | dict | None]:
         """Conditional PutItems (item, ConditionExpression, ExpressionAttributeValues), all submitted
         at once (PARALLEL_CALLS run at a time), all within the deadline: where the item was written, None (or with
         `replaced`, the item it replaced, if any); where the condition did not hold, ConditionNotMet.
         Any other failure, or the deadline, raises Unavailable (some puts may have landed: each is
-        safe to repeat)."""
+        safe to repeat). With `stored_on_failure`, a ConditionNotMet carries the stored item (ALL_OLD
+        on a failed condition: no read units, and no read after the write)."""
         table = self.settings.events_table
         extra = {"ReturnValues": "ALL_OLD"} if replaced else {}
+        if stored_on_failure:
+            extra["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         calls = [
             dict(TableName=table, Item=item, ConditionExpression=condition, ExpressionAttributeValues=values, **extra)
             for item, condition, values in puts
@@ -559,6 +596,25 @@ class Store:
     @classmethod
     def _call(cls, operation, deadline: Deadline, **kwargs) -> dict:
         return cls._run(operation, deadline, [kwargs])[0]
+
+    @staticmethod
+    def _start(operation, deadline: Deadline, **kwargs) -> Callable[[], dict]:
+        """One call started on the pool now; the returned callable waits for its answer until the
+        deadline, raising Unavailable like _run (a call given up on may still land: safe to repeat)."""
+        if deadline.remaining() <= 0:
+            raise Unavailable(BUDGET_SPENT)
+        future = _POOL.submit(_attempts, operation, [kwargs], False)
+
+        def answer() -> dict:
+            try:
+                return future.result(timeout=max(0.0, deadline.remaining()))[0]
+            except TimeoutError as exc:
+                future.cancel()
+                raise Unavailable(BUDGET_SPENT) from exc
+            except Exception as exc:
+                raise Unavailable(NOT_ACCEPTED) from exc
+
+        return answer
 
     @classmethod
     def _conditional(cls, operation, deadline: Deadline, **kwargs) -> dict | None:

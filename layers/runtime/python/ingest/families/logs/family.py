@@ -210,6 +210,13 @@ class MessageBody(BaseModel):
     reason: str | None = None
 
 
+def compact(event: object) -> bytes:
+    """An event's compact JSON, the very payload stored. Copied to a bytes object of its own size:
+    orjson's result keeps its whole write buffer (16 KiB for a 2 KB event, measured with orjson
+    3.13), which a request of 5,000 events would hold 80 MiB for until it answers."""
+    return bytes(memoryview(orjson.dumps(event)))
+
+
 class LogsFamily(Family):
     name = "logs"
     all_or_nothing = False
@@ -234,7 +241,7 @@ class LogsFamily(Family):
         events.payloads = []
         for index, event in enumerate(events):
             try:
-                events.payloads.append(orjson.dumps(event))
+                events.payloads.append(compact(event))
             except orjson.JSONEncodeError as exc:
                 raise BadRequest(
                     f"Event {index} nests arrays and objects deeper than {MAX_EVENT_DEPTH} levels; "
@@ -247,7 +254,7 @@ class LogsFamily(Family):
         # size, and the compact JSON measured here is the very payload that gets stored.
         models: list[LogEvent | None] = []
         errors: dict[int, list[Violation]] = {}
-        payloads = raw_events.payloads if isinstance(raw_events, EventList) else map(orjson.dumps, raw_events)
+        payloads = raw_events.payloads if isinstance(raw_events, EventList) else map(compact, raw_events)
         for index, (raw, payload) in enumerate(zip(raw_events, payloads)):
             if not isinstance(raw, dict):
                 message = f"The event must be a JSON object; it is {json_type(raw)}."

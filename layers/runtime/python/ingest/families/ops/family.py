@@ -160,6 +160,7 @@ def violation_message(error: dict) -> str:
 class OpsFamily(Family):
     name = "ops"
     all_or_nothing = True  # one event per request: a reject keeps the body byte for byte
+    answers_with_stored = True  # a duplicate info event answers with the start already stored
     serves_kinds = frozenset({RouteKind.INGEST})
     adapter = TypeAdapter(OpsEvent)
     list_adapter = TypeAdapter(list[OpsEvent])
@@ -274,9 +275,14 @@ class OpsFamily(Family):
             event for event in outcome.events
             if event.status is Status.DUPLICATE and event.record and event.record.attributes["kind"] == "info"
         ]
-        if duplicates:
-            stored_times = store.event_times([event.key for event in duplicates], deadline)
-            for event in duplicates:
+        # The stored item comes back with the failed write (answers_with_stored); only an endpoint
+        # that does not return it (ReturnValuesOnConditionCheckFailure) costs a read of the event times.
+        unread = [event for event in duplicates if not (event.stored and layout.EVENT_TIME in event.stored)]
+        stored_times = store.event_times([event.key for event in unread], deadline) if unread else {}
+        for event in duplicates:
+            if event.stored and layout.EVENT_TIME in event.stored:
+                event.record.event_time_ms = layout.event_time_of(event.stored)
+            else:
                 event.record.event_time_ms = stored_times.get(event.key, event.record.event_time_ms)
 
     # --- the dialect ---------------------------------------------------------------------------------
