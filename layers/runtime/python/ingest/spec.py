@@ -27,16 +27,21 @@ class RouteKind(StrEnum):
     BATCH_SIZE = "batch_size"  # how many events a client should send per request
     OPENAPI = "openapi"  # the service's own documents: no key
     DOCS = "docs"
+    # A family's streams as named resources (datasets, say): the family answers (Family.serve).
+    # AWS access: reads, writes and deletes the stream records (ingest.layout), counts the streams'
+    # events on the event-time index (Query Select=COUNT), and deleting a stream deletes its events
+    # (a consistent Query of the table's keys, then BatchWriteItem deletes).
+    STREAMS = "streams"
 
     @property
     def has_body(self) -> bool:
         """Routes whose request carries a body worth capping (413 in the dialect)."""
-        return self in (RouteKind.INGEST, RouteKind.DELETE)
+        return self in (RouteKind.INGEST, RouteKind.DELETE, RouteKind.STREAMS)
 
     @property
     def finds_stored(self) -> bool:
         """Routes that answer 404 when nothing of the tenant matches."""
-        return self in (RouteKind.READ, RouteKind.DELETE)
+        return self in (RouteKind.READ, RouteKind.DELETE, RouteKind.STREAMS)
 
 
 class WritePolicy(StrEnum):

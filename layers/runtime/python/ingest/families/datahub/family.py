@@ -7,16 +7,22 @@ S3). The event id is the dedup key within (tenant, provider): re-sending an id o
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, TypeAdapter, field_validator
 
+from ingest import layout
 from ingest.auth import Principal
 from ingest.errors import BadRequest, IngestError
 from ingest.family import Family, Outcome, Record, Response, json_response
 from ingest.request import Request
 from ingest.spec import Limits, RouteKind
 from ingest.types import Rfc3339, epoch_ms
+
+if TYPE_CHECKING:
+    from ingest.store import Deadline, Store
 
 # Namespace of the ids the server derives for events sent without one (DataHubFamily.record).
 DERIVED_IDS = uuid.UUID("0b6c1c8e-5d2f-4f3a-9a47-6f1f2d8b7e31")
@@ -86,6 +92,16 @@ class DataHubEvent(BaseModel):
     metrics: list[Metric] = Field(default_factory=list)
 
 
+def touch_datasets(streams: Iterable[str], principal: Principal, store: Store, deadline: Deadline,
+                   at: datetime | None = None) -> None:
+    """A dataset is a provider's events: every ingest or delete moves its `lastUpdated` and names the
+    key (its prefix) as `updatedBy`; the first event of a new provider creates the dataset."""
+    at = at or datetime.now(UTC)
+    store.update_items([layout.stream_record_touch(layout.stream_record_key(principal.tenant, "datahub", stream), at,
+                                                   principal.key_prefix)
+                        for stream in dict.fromkeys(streams)], deadline)
+
+
 class DataHubRequest(BaseModel):
     """The request body, for the OpenAPI document (validation runs per event)."""
 
@@ -135,6 +151,17 @@ class DataHubFamily(Family):
             event_time_ms=epoch_ms(model.time),
             payload=self.adapter.dump_json(model),
         )
+
+    def store_outcome(self, outcome: Outcome, store: Store, deadline: Deadline, write: Callable[[], None]) -> None:
+        """The dedup write, then the datasets it changed (after it: a dataset's lastUpdated never
+        precedes its events; a failure between the two is a 5xx whose retry does both)."""
+        write()
+        streams = [event.record.stream for event in outcome.events if event.record is not None]
+        if streams:
+            touch_datasets(streams, outcome.principal, store, deadline)
+
+    def streams_changed(self, streams: list[str], principal: Principal, store: Store, deadline: Deadline) -> None:
+        touch_datasets(streams, principal, store, deadline)
 
     def render(self, outcome: Outcome) -> Response:
         invalid = [event for event in outcome.events if event.errors]
