@@ -243,10 +243,10 @@ def live_count_query(pk: str, now_s: int) -> dict:
 
 
 def partition_keys_query(pk: str) -> dict:
-    """Query arguments: the keys of every item of one partition, from the table (consistent), so a
-    delete of a whole stream misses nothing written before it started."""
+    """Query arguments: the keys (and expiry) of every item of one partition, from the table
+    (consistent), so a delete of a whole stream misses nothing written before it started."""
     return {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ProjectionExpression": KEY_PROJECTION, "ConsistentRead": True}
+            "ProjectionExpression": LIVENESS_PROJECTION, "ConsistentRead": True}
 
 
 # --- expiry ----------------------------------------------------------------------------------------

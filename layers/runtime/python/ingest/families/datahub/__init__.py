@@ -1,11 +1,13 @@
 """Cost events, wire-compatible with DoiT DataHub (`specs/doit_openapi_full.yml`, seeds 001 and 002).
 
 The whole family, declared once: its routes, `Authorization: Bearer <key>`, overwrite-by-id, the
-`{"error": ...}` dialect. Models and behaviour: `family.py` (ingest), `manage.py` (delete, read-back).
+`{"error": ...}` dialect. Models and behaviour: `family.py` (ingest), `manage.py` (delete, read-back),
+`datasets.py` (datasets: a provider's events).
 """
 
 from __future__ import annotations
 
+from ingest.families.datahub.datasets import DataHubDatasetsFamily, Operation
 from ingest.families.datahub.family import FAMILY as INGEST
 from ingest.families.datahub.family import ErrorBody
 from ingest.families.datahub.manage import FAMILY as MANAGE
@@ -65,6 +67,33 @@ SPEC = FamilySpec(
             impl=MANAGE,
             summary="Read back one stored DataHub event by id (query parameter `provider`).",
             operation_id="getDatahubEvent",
+        ),
+        *(
+            Route(
+                name=name,
+                method=method,
+                path=path,
+                kind=RouteKind.STREAMS,
+                impl=DataHubDatasetsFamily(operation),
+                limits=Limits(max_events=100, max_body_bytes=64 * 1024),  # max_events: names per bulk delete
+                summary=summary,
+                operation_id=operation_id,
+                success_status=201 if operation is Operation.CREATE else 200,
+            )
+            for name, method, path, operation, operation_id, summary in (
+                ("list_datahub_datasets", "GET", "/datahub/v1/datasets", Operation.LIST, "listDatahubDatasets",
+                 "List the datasets (providers) of this key's tenant, each with its live event count."),
+                ("create_datahub_dataset", "POST", "/datahub/v1/datasets", Operation.CREATE, "createDatahubDataset",
+                 "Create a dataset (name and description) before ingesting into it; a second create is a 409."),
+                ("delete_datahub_datasets", "DELETE", "/datahub/v1/datasets", Operation.DELETE_MANY,
+                 "deleteDatahubDatasets", "Delete datasets and every event of them."),
+                ("get_datahub_dataset", "GET", "/datahub/v1/datasets/{name}", Operation.GET, "getDatahubDataset",
+                 "Read one dataset with its live event count."),
+                ("update_datahub_dataset", "PATCH", "/datahub/v1/datasets/{name}", Operation.UPDATE,
+                 "updateDatahubDataset", "Update a dataset's description (its name is immutable)."),
+                ("delete_datahub_dataset", "DELETE", "/datahub/v1/datasets/{name}", Operation.DELETE,
+                 "deleteDatahubDataset", "Delete a dataset and every event of it."),
+            )
         ),
     ),
 )
