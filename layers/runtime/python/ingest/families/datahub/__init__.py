@@ -7,6 +7,7 @@ The whole family, declared once: its routes, `Authorization: Bearer <key>`, over
 
 from __future__ import annotations
 
+from ingest.families.datahub.csv_upload import FAMILY as CSV
 from ingest.families.datahub.datasets import DataHubDatasetsFamily, Operation
 from ingest.families.datahub.family import FAMILY as INGEST
 from ingest.families.datahub.family import ErrorBody
@@ -37,6 +38,21 @@ SPEC = FamilySpec(
             limits=Limits(max_events=255, max_body_bytes=2 * 1024 * 1024),
             summary="Ingest a batch of DataHub cost events (all-or-nothing).",
             operation_id="datahubEvents",
+            success_status=201,
+        ),
+        Route(
+            name="datahub_events_csv",
+            method="POST",
+            path="/datahub/v1/csv/upload",
+            kind=RouteKind.INGEST,
+            impl=CSV,
+            # What the deployed API can take: Lambda's 6 MB invocation payload counts the body
+            # base64-encoded (every media type is binary), so 4.5 MB on the wire; the CSV may inflate
+            # (gzip, zip) to the vendor's 30 MB. Rows: the exporter's 50,000 events per request.
+            limits=Limits(max_events=50_000, max_body_bytes=30 * 1024 * 1024, max_wire_bytes=4_500_000),
+            summary="Ingest a CSV file (plain, gzip or a zip of one CSV) of DataHub events, one a row "
+                    "(all-or-nothing).",
+            operation_id="datahubEventsCSVFile",
             success_status=201,
         ),
         Route(
