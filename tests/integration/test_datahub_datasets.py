@@ -174,3 +174,74 @@ def test_malformed_bodies_are_400s_in_the_dialect(call, new_key):
     for body in (b"{", b"[]", b'{"description": "no name"}', b'{"name": 5}'):
         status, headers_, answer = call(key, "create_datahub_dataset", body)
         assert status == 400 and set(answer) == {"error"} and headers_["X-Request-Id"]
+
+
+# --- shards and the time budget ---------------------------------------------------------------------
+
+
+def run(settings, route: str, http_event, key: str, body=None, path: str | None = None, store=None):
+    from ingest.pipeline import Pipeline
+    from local.context import LocalContext
+
+    raw = b"" if body is None else json.dumps(body).encode()
+    event = http_event(route, raw, headers(key), path=path)
+    event["requestContext"]["requestId"] = f"req-{uuid.uuid4().hex[:8]}"
+    response = Pipeline(catalog.get(route), settings, store).handle(event, LocalContext(route, "r"))
+    return response["statusCode"], response["headers"], json.loads(response["body"])
+
+
+def test_records_and_delete_cover_every_shard_of_a_sharded_provider(http_event, new_key, store):
+    from ingest.settings import Settings
+
+    key, tenant = new_key()
+    four = Settings(stream_shards={"datahub": 4})
+    provider = f"p-{uuid.uuid4().hex[:6]}"
+    assert run(four, "datahub_events", http_event, key, {"events": [event(provider, f"e{i}") for i in range(40)]})[0] == 201
+    pks = {item["pk"]["S"] for shard in range(4)
+           for item in partition_items(store.dynamodb, f"{tenant}#datahub#{provider}#{shard}")}
+    assert len(pks) > 1  # spread over shards
+    status, _, body = run(four, "get_datahub_dataset", http_event, key, path=dataset_path(provider))
+    assert status == 200 and body["records"] == 40
+    status, _, body = run(four, "delete_datahub_dataset", http_event, key, path=dataset_path(provider))
+    assert status == 200 and body["deletedEvents"] == 40
+    assert not any(partition_items(store.dynamodb, f"{tenant}#datahub#{provider}#{shard}") for shard in range(4))
+
+
+class StoreThatTimesOut:
+    """The real store, but deletes give out (Unavailable, as a spent budget does) after `allowed` calls."""
+
+    def __init__(self, real, allowed: int):
+        self.real, self.allowed = real, allowed
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def delete_events(self, keys, deadline):
+        from ingest.errors import Unavailable
+
+        if self.allowed == 0:
+            raise Unavailable("The storage budget for this request ran out; retry the request.")
+        self.allowed -= 1
+        return self.real.delete_events(keys, deadline)
+
+
+def test_a_dataset_delete_cut_short_is_a_retryable_503_and_the_retry_finishes(http_event, ingest, new_key, store,
+                                                                              settings):
+    from ingest.store import Store
+
+    key, tenant = new_key()
+    provider = f"p-{uuid.uuid4().hex[:6]}"
+    ingest(key, [event(provider, f"e{i}") for i in range(200)][:100])
+    ingest(key, [event(provider, f"e{i}") for i in range(100, 250)])
+    flaky = StoreThatTimesOut(Store(settings), allowed=1)  # one batch of 100, then the budget is gone
+    status, answer_headers, body = run(settings, "delete_datahub_dataset", http_event, key,
+                                       path=dataset_path(provider), store=flaky)
+    assert status == 503 and set(body) == {"error"} and answer_headers.get("Retry-After")
+    left = len(partition_items(store.dynamodb, f"{tenant}#datahub#{provider}"))
+    assert 0 < left < 250  # partly deleted; the dataset is still there to retry
+    status, _, dataset = run(settings, "get_datahub_dataset", http_event, key, path=dataset_path(provider))
+    assert status == 200 and dataset["records"] == left
+    status, _, body = run(settings, "delete_datahub_dataset", http_event, key, path=dataset_path(provider))
+    assert status == 200 and body["deletedEvents"] == left
+    assert partition_items(store.dynamodb, f"{tenant}#datahub#{provider}") == []
+    assert run(settings, "get_datahub_dataset", http_event, key, path=dataset_path(provider))[0] == 404
