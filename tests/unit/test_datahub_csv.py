@@ -124,7 +124,7 @@ def test_the_limits_fit_the_deployed_api():
     event's headers, must stay under it."""
     limits = ROUTE.limits
     assert limits.wire_cap * 4 / 3 + 64 * 1024 < 6 * 1024 * 1024
-    assert limits.max_body_bytes == 30 * 1024 * 1024 and limits.max_events == 50_000
+    assert limits.max_body_bytes == 30 * 1024 * 1024 and limits.max_events == 5_000
 
 
 def test_stream_records_never_share_a_partition_with_events_or_another_tenant():
