@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import uuid
 import zipfile
 
@@ -172,7 +171,7 @@ def test_not_multipart_and_malformed_multipart_are_400s(upload, new_key):
     assert status == 400 and "malformed" in body["error"]
 
 
-def test_rows_over_the_limit_are_a_400(upload, new_key, store, monkeypatch):
+def test_rows_over_the_limit_are_a_400(upload, new_key, store):
     key, tenant = new_key()
     limit = catalog.get("datahub_events_csv").limits.max_events
     provider = f"csv-{uuid.uuid4().hex[:6]}"
@@ -196,5 +195,4 @@ def test_wire_cap_is_413_before_anything(upload, new_key):
     key, _ = new_key()
     cap = catalog.get("datahub_events_csv").limits.wire_cap
     status, _, body = upload(key, *form("p", b"x" * cap))
-    assert status == 413 and set(body) == {"error"}
-    assert json.dumps(body)
+    assert status == 413 and set(body) == {"error"} and str(cap) in body["error"]

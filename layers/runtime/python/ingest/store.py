@@ -445,6 +445,22 @@ class Store:
         table = self.settings.events_table
         self._run(self.dynamodb.update_item, deadline, [dict(TableName=table, **update) for update in updates])
 
+    def update_items_alongside(self, updates: Sequence[dict], deadline: Deadline, work):
+        """UpdateItems (ingest.layout's arguments) started on the pool at once, while `work()` runs
+        (so they add no round trip to the request's critical path); then waited for within the
+        deadline, or Unavailable. Answers what `work()` answered; if it raises, the updates are
+        left to land or not (each is safe to repeat)."""
+        calls = [dict(TableName=self.settings.events_table, **update) for update in updates]
+        future = _POOL.submit(_attempts, self.dynamodb.update_item, calls, False)
+        result = work()
+        done, _ = wait([future], timeout=max(0.0, deadline.remaining()))
+        if not done:
+            future.cancel()
+            raise Unavailable(BUDGET_SPENT)
+        if future.exception() is not None:
+            raise Unavailable(NOT_ACCEPTED) from future.exception()
+        return result
+
     def put_new(self, put: dict, deadline: Deadline) -> bool:
         """A conditional PutItem (ingest.layout's arguments): False when its condition did not hold."""
         return self._conditional(self.dynamodb.put_item, deadline, TableName=self.settings.events_table,

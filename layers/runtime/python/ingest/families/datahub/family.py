@@ -92,14 +92,13 @@ class DataHubEvent(BaseModel):
     metrics: list[Metric] = Field(default_factory=list)
 
 
-def touch_datasets(streams: Iterable[str], principal: Principal, store: Store, deadline: Deadline,
-                   at: datetime | None = None) -> None:
+def dataset_touches(streams: Iterable[str], principal: Principal, at: datetime | None = None) -> list[dict]:
     """A dataset is a provider's events: every ingest or delete moves its `lastUpdated` and names the
     key (its prefix) as `updatedBy`; the first event of a new provider creates the dataset."""
     at = at or datetime.now(UTC)
-    store.update_items([layout.stream_record_touch(layout.stream_record_key(principal.tenant, "datahub", stream), at,
-                                                   principal.key_prefix)
-                        for stream in dict.fromkeys(streams)], deadline)
+    return [layout.stream_record_touch(layout.stream_record_key(principal.tenant, "datahub", stream), at,
+                                       principal.key_prefix)
+            for stream in dict.fromkeys(streams)]
 
 
 class DataHubRequest(BaseModel):
@@ -153,15 +152,17 @@ class DataHubFamily(Family):
         )
 
     def store_outcome(self, outcome: Outcome, store: Store, deadline: Deadline, write: Callable[[], None]) -> None:
-        """The dedup write, then the datasets it changed (after it: a dataset's lastUpdated never
-        precedes its events; a failure between the two is a 5xx whose retry does both)."""
-        write()
+        """The dedup write, and alongside it (no extra round trip) the datasets it changes. Either
+        failing is a retryable 5xx whose retry does both; a dataset a failed first ingest created is
+        there with 0 records, as a create would leave it."""
         streams = [event.record.stream for event in outcome.events if event.record is not None]
-        if streams:
-            touch_datasets(streams, outcome.principal, store, deadline)
+        if not streams:
+            write()
+            return
+        store.update_items_alongside(dataset_touches(streams, outcome.principal), deadline, write)
 
     def streams_changed(self, streams: list[str], principal: Principal, store: Store, deadline: Deadline) -> None:
-        touch_datasets(streams, principal, store, deadline)
+        store.update_items(dataset_touches(streams, principal), deadline)
 
     def render(self, outcome: Outcome) -> Response:
         invalid = [event for event in outcome.events if event.errors]
