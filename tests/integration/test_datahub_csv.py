@@ -196,3 +196,31 @@ def test_wire_cap_is_413_before_anything(upload, new_key):
     cap = catalog.get("datahub_events_csv").limits.wire_cap
     status, _, body = upload(key, *form("p", b"x" * cap))
     assert status == 413 and set(body) == {"error"} and str(cap) in body["error"]
+
+
+def test_a_rejected_upload_replays_once_the_cause_is_fixed(http_event, new_key, store, settings):
+    from ingest.pipeline import Pipeline
+    from ingest.replay import Replayer
+    from ingest.settings import Settings
+    from tests.integration.keys_support import handle
+
+    # Given a deployment that allowed 2 rows per upload (a configuration mistake)
+    key, tenant = new_key()
+    provider = f"csv-{uuid.uuid4().hex[:6]}"
+    tight = Settings(limits={"datahub_events_csv": {"max_events": 2}})
+    body, content_type = form(provider, gzip.compress(GUIDE.encode()), "costs.csv.gz")
+    headers = {**credential(catalog.get("datahub_events"), key), "Content-Type": content_type}
+    answer = handle(Pipeline(catalog.get("datahub_events_csv"), tight),
+                    http_event("datahub_events_csv", body, headers))
+    assert answer["statusCode"] == 400 and "more than 2 rows" in answer["body"]
+    assert stored(store, tenant, provider) == {}
+    # When its reject is replayed with the fixed configuration
+    replayer = Replayer(store, settings)
+    reject = replayer.rejects.find(answer["headers"]["X-Request-Id"])
+    assert reject.whole_request and reject.meta["headers"]["content-type"] == content_type
+    result = replayer.replay(reject.request_id)
+    # Then the upload's rows are stored, once, as a direct upload would have stored them
+    assert (result.status, result.stored) == ("stored", 3)
+    assert len(stored(store, tenant, provider)) == 3
+    assert replayer.replay(reject.request_id, force=True).status in ("stored", "duplicate")
+    assert len(stored(store, tenant, provider)) == 3
