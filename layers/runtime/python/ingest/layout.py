@@ -8,6 +8,8 @@ Events table (ingest.schema.EVENTS):
                                                 as recorded at the stream's first write)
     pk = ~shards#<tenant>#<family>#<stream>,    the stream's shard count (immutable)
     sk = shards
+    pk = ~streams#<tenant>#<family>,            a stream's record (a family's metadata for it, e.g. a
+    sk = <stream>                               description; who changed it and when): one Query lists them
     sk = <dedup key>                            so a duplicate can never become a second item
 
 An event item carries tenant, family, stream, endpoint, event_time (epoch ms, the by_event_time
