@@ -8,9 +8,9 @@ Events table (ingest.schema.EVENTS):
                                                 as recorded at the stream's first write)
     pk = ~shards#<tenant>#<family>#<stream>,    the stream's shard count (immutable)
     sk = shards
+    sk = <dedup key>                            so a duplicate can never become a second item
     pk = ~streams#<tenant>#<family>,            a stream's record (a family's metadata for it, e.g. a
     sk = <stream>                               description; who changed it and when): one Query lists them
-    sk = <dedup key>                            so a duplicate can never become a second item
 
 An event item carries tenant, family, stream, endpoint, event_time (epoch ms, the by_event_time
 index), received_at (RFC 3339 UTC, microseconds), request_id, payload (compact JSON bytes),
