@@ -489,9 +489,6 @@ class Store:
         return self._run(_count_pages(self.dynamodb.query, deadline), deadline,
                          [dict(TableName=table, **query) for query in queries])
 
-    def delete_item(self, key: ItemKey, deadline: Deadline) -> None:
-        self._call(self.dynamodb.delete_item, deadline, TableName=self.settings.events_table, Key=key.wire())
-
     # --- rejects --------------------------------------------------------------------------------
 
     def put_objects(self, objects: Iterable[tuple[str, bytes, str]], deadline: Deadline) -> None:

@@ -291,5 +291,5 @@ class Datasets:
                 self.store.delete_events(batch, self.deadline)
         if not existed and not found:
             return None
-        self.store.delete_item(self._key(name), self.deadline)
+        self.store.delete_events([self._key(name)], self.deadline)  # the record, in the same kind of call
         return deleted
