@@ -28,9 +28,9 @@ class RouteKind(StrEnum):
     OPENAPI = "openapi"  # the service's own documents: no key
     DOCS = "docs"
     # A family's streams as named resources (datasets, say): the family answers (Family.serve).
-    # AWS access: reads, writes and deletes the stream records (ingest.layout), counts the streams'
-    # events on the event-time index (Query Select=COUNT), and deleting a stream deletes its events
-    # (a consistent Query of the table's keys, then BatchWriteItem deletes).
+    # AWS access, events table only: GetItem/Query (stream and shard records), PutItem/UpdateItem
+    # (stream records), Query Select=COUNT on the event-time index (live counts), and for a stream
+    # delete a consistent Query of the table's keys, then BatchWriteItem deletes (events and record).
     STREAMS = "streams"
 
     @property
