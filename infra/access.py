@@ -9,14 +9,17 @@ does on that kind's request path:
 * ``INGEST`` records a stream's shard count (``PutItem``, ``GetItem`` when the put does not answer
   with the stored one), writes events (conditional ``PutItem``) and keeps rejects (one
   ``s3:PutObject`` per object: no multipart upload, so no ``s3:Abort*``);
-* a ``PROBLEM_WINDOW`` family also opens or refreshes its window (conditional ``UpdateItem``) and
-  reads the first-stored event times of duplicates (``BatchGetItem``);
+* a ``PROBLEM_WINDOW`` family also opens or refreshes its window (conditional ``UpdateItem``); a
+  duplicate's first-stored event comes back with its failed conditional put (``ALL_OLD``), so no read;
 * ``READ`` reads the shard record and the event (``GetItem``) or queries a partition (``Query`` on
   the table by dedup-key prefix, on the event-time index by time);
 * ``DELETE`` checks which ids are stored (``BatchGetItem``), deletes them (``BatchWriteItem`` of
   ``DeleteRequest`` items) and finds a time range on the index (``Query``);
 * ``QUERY`` reads the shard records (``BatchGetItem``), the index (``Query``), the events
   (``BatchGetItem``, ``GetItem``) and the cursor secret (``secretsmanager:GetSecretValue``);
+* ``STREAMS`` (a family's streams as resources) reads, creates, updates and deletes stream records
+  and the stream's events, and counts them on the index; the ingest and delete routes of such a
+  family also touch the stream record (``UpdateItem``);
 * ``PING``/``BATCH_SIZE`` touch nothing but the key check; the public documents nothing at all.
 
 A kind missing from ``NEEDS`` fails synth with the fix: whoever adds a kind declares its access.
@@ -78,6 +81,13 @@ NEEDS: dict[RouteKind, tuple[Access, ...]] = {
         Access.of(Resource.EVENTS_INDEXES, "dynamodb:Query"),
         Access.of(Resource.CURSOR_SECRET, "secretsmanager:GetSecretValue"),
     ),
+    # A family's streams as resources (DataHub datasets): stream records read, created, updated and
+    # deleted with the stream's events; live counts are Select=COUNT queries on the index.
+    RouteKind.STREAMS: (
+        Access.of(Resource.EVENTS_TABLE, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
+                  "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
+        Access.of(Resource.EVENTS_INDEXES, "dynamodb:Query"),
+    ),
     RouteKind.PING: (),
     RouteKind.BATCH_SIZE: (),
     RouteKind.OPENAPI: (),
@@ -90,8 +100,17 @@ AUTHORIZER_NEEDS: tuple[Access, ...] = (Access.of(Resource.KEYS_TABLE, "dynamodb
 
 # What an ingest route of a family with this write policy needs on top of NEEDS[INGEST].
 INGEST_POLICY_NEEDS: dict[WritePolicy, tuple[Access, ...]] = {
-    WritePolicy.PROBLEM_WINDOW: (Access.of(Resource.EVENTS_TABLE, "dynamodb:UpdateItem", "dynamodb:BatchGetItem"),),
+    WritePolicy.PROBLEM_WINDOW: (Access.of(Resource.EVENTS_TABLE, "dynamodb:UpdateItem"),),
 }
+
+
+# A family that serves its streams as resources (it has a STREAMS route) keeps a record per stream:
+# its ingest and delete routes touch it (lastUpdated, updatedBy) with an UpdateItem.
+STREAM_RECORD_NEEDS: tuple[Access, ...] = (Access.of(Resource.EVENTS_TABLE, "dynamodb:UpdateItem"),)
+
+
+def keeps_stream_records(endpoint: Endpoint) -> bool:
+    return any(route.kind is RouteKind.STREAMS for route in endpoint.spec.routes) if endpoint.spec else False
 
 
 def needs_of(endpoint: Endpoint) -> dict[Resource, frozenset[str]]:
@@ -106,6 +125,8 @@ def needs_of(endpoint: Endpoint) -> dict[Resource, frozenset[str]]:
         declared += KEY_CHECK
     if endpoint.kind is RouteKind.INGEST:
         declared += INGEST_POLICY_NEEDS.get(endpoint.write_policy, ())
+    if endpoint.kind in (RouteKind.INGEST, RouteKind.DELETE) and keeps_stream_records(endpoint):
+        declared += STREAM_RECORD_NEEDS
     return merge(declared)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import botocore.client
 import pytest
 
-from infra.access import AUTHORIZER_NEEDS, Resource, merge, needs_of
+from infra.access import AUTHORIZER_NEEDS, Resource, keeps_stream_records, merge, needs_of
 from ingest import catalog
 from ingest.spec import RouteKind
 from ingest.pipeline import Pipeline
@@ -119,8 +119,11 @@ def declared_calls(endpoint) -> set[Call]:
 
 def group_of(endpoint) -> str:
     """Routes whose declared access is the same: the kind, and for ingest the write policy."""
+    streams = ":stream-records" if keeps_stream_records(endpoint) else ""
     if endpoint.kind is RouteKind.INGEST:
-        return f"{endpoint.kind.value}:{endpoint.write_policy.value}"
+        return f"{endpoint.kind.value}:{endpoint.write_policy.value}{streams}"
+    if endpoint.kind is RouteKind.DELETE:
+        return f"{endpoint.kind.value}{streams}"
     return endpoint.kind.value
 
 

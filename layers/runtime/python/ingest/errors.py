@@ -48,6 +48,12 @@ class NotFound(IngestError):
     status = 404
 
 
+class Conflict(IngestError):
+    """The request conflicts with what is stored (e.g. creating a resource that exists)."""
+
+    status = 409
+
+
 class MethodNotAllowed(IngestError):
     """A method the route refuses (Endpoint.refused_methods). Rendered as 405; `allowed` is for Allow."""
 

@@ -187,6 +187,15 @@ class Family:
         size, a document), after authentication, rate limit and scope."""
         raise NotImplementedError
 
+    def serve(self, request: Request, principal: Principal, store: Store, deadline: Deadline) -> Response:
+        """The answer of a RouteKind.STREAMS route (a family's streams as resources), after
+        authentication, rate limit and scope."""
+        raise NotImplementedError
+
+    def streams_changed(self, streams: list[str], principal: Principal, store: Store, deadline: Deadline) -> None:
+        """Called after events of these streams were deleted (ingest.manage): a family that keeps
+        per-stream records updates them. Default: nothing."""
+
     # --- read-back (RouteKind.READ; the step is ingest.manage.read_event) --------------------------
 
     def lookups(self, request: Request) -> list[Lookup]:
@@ -231,6 +240,10 @@ class Family:
     def openapi_request(self, endpoint) -> Any:
         """The request body's model or type (the same models the handler validates with); None: no body."""
         return None
+
+    def openapi_request_media_type(self, endpoint) -> str:
+        """The media type of the request body the OpenAPI document shows. Default: JSON."""
+        return "application/json"
 
     def openapi_parameters(self, endpoint) -> list[dict]:
         """OpenAPI Parameter Objects the route reads (query parameters, or path parameters with a

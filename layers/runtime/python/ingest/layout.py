@@ -9,6 +9,8 @@ Events table (ingest.schema.EVENTS):
     pk = ~shards#<tenant>#<family>#<stream>,    the stream's shard count (immutable)
     sk = shards
     sk = <dedup key>                            so a duplicate can never become a second item
+    pk = ~streams#<tenant>#<family>,            a stream's record (a family's metadata for it, e.g. a
+    sk = <stream>                               description; who changed it and when): one Query lists them
 
 An event item carries tenant, family, stream, endpoint, event_time (epoch ms, the by_event_time
 index), received_at (RFC 3339 UTC, microseconds), request_id, payload (compact JSON bytes),
@@ -173,6 +175,92 @@ def shard_record(key: ItemKey, shards: int, recorded_at: datetime) -> dict:
 
 def recorded_shards(item: dict) -> int:
     return int(item["shards"]["N"])
+
+
+# --- stream records (a family's per-stream metadata: what a family calls a dataset, say) -----------
+# One item per stream a tenant's family has: pk = ~streams#<tenant>#<family>, sk = <stream>, so one
+# Query lists a tenant's streams and no event partition (a tenant never starts with "~") nor another
+# tenant's can be reached. It has no event_time (never in the event-time index, never counted as an
+# event) and no payload (never read back as one); created_at/by, updated_at/by and the family's own
+# strings (a description). `by` is the key's prefix, never the secret.
+STREAM_RECORD_ATTRIBUTES = ("stream", "created_at", "created_by", "updated_at", "updated_by")
+
+
+def stream_records_pk(tenant: str, family: str) -> str:
+    return f"~streams#{tenant}#{family}"
+
+
+def stream_record_key(tenant: str, family: str, stream: str) -> ItemKey:
+    return ItemKey(stream_records_pk(tenant, family), stream)
+
+
+def stream_record_touch(key: ItemKey, at: datetime, by: str) -> dict:
+    """UpdateItem arguments: the stream changed (an ingest or a delete); creates its record when it
+    has none (the first event of a new stream makes it), never touching what the family set."""
+    now = {"S": iso_utc(at)}
+    return {
+        "Key": key.wire(),
+        "UpdateExpression": "SET #stream = :stream, updated_at = :now, updated_by = :by, "
+                            "created_at = if_not_exists(created_at, :now), created_by = if_not_exists(created_by, :by)",
+        "ExpressionAttributeNames": {"#stream": "stream"},
+        "ExpressionAttributeValues": {":stream": {"S": key.sk}, ":now": now, ":by": {"S": by}},
+    }
+
+
+def stream_record_create(key: ItemKey, at: datetime, by: str, strings: Mapping[str, str]) -> dict:
+    """PutItem arguments: a new record, refused (condition) when the stream has one already."""
+    now = {"S": iso_utc(at)}
+    item = {**key.wire(), "stream": {"S": key.sk}, "created_at": now, "created_by": {"S": by}, "updated_at": now,
+            "updated_by": {"S": by}, **{name: {"S": value} for name, value in strings.items()}}
+    return {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+
+
+def stream_record_update(key: ItemKey, at: datetime, by: str, strings: Mapping[str, str]) -> dict:
+    """UpdateItem arguments: set the family's strings of an existing record (condition), answering the new record."""
+    names = {"#stream": "stream", **{f"#s{i}": name for i, name in enumerate(strings)}}
+    values = {":now": {"S": iso_utc(at)}, ":by": {"S": by},
+              **{f":s{i}": {"S": value} for i, value in enumerate(strings.values())}}
+    sets = ["updated_at = :now", "updated_by = :by", *(f"#s{i} = :s{i}" for i in range(len(strings)))]
+    return {
+        "Key": key.wire(),
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": "attribute_exists(#stream)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "ALL_NEW",
+    }
+
+
+def stream_records_query(tenant: str, family: str) -> dict:
+    """Query arguments: every stream record of a tenant's family (consistent)."""
+    return {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": stream_records_pk(tenant, family)}},
+            "ConsistentRead": True}
+
+
+def stream_record_of(item: dict) -> dict[str, str]:
+    """A stored stream record as plain strings (stream, created_at, ..., the family's own)."""
+    return {name: value["S"] for name, value in item.items() if name not in ("pk", "sk") and "S" in value}
+
+
+def live_count_query(pk: str, now_s: int) -> dict:
+    """Query arguments that count one partition's live events (Select COUNT): on the event-time
+    index, so only events (and windows, which a counted family must not have) are seen, and the
+    index's items are read, not the payloads; filtered on expiry with `is_live`'s rule. Works
+    whether the index projects ALL or only keys, event time and expires_at."""
+    return {
+        "IndexName": EVENT_TIME_INDEX,
+        "KeyConditionExpression": "pk = :pk",
+        "FilterExpression": "attribute_not_exists(expires_at) OR expires_at > :now",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":now": {"N": str(now_s)}},
+        "Select": "COUNT",
+    }
+
+
+def partition_keys_query(pk: str) -> dict:
+    """Query arguments: the keys (and expiry) of every item of one partition, from the table
+    (consistent), so a delete of a whole stream misses nothing written before it started."""
+    return {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ProjectionExpression": LIVENESS_PROJECTION, "ConsistentRead": True}
 
 
 # --- expiry ----------------------------------------------------------------------------------------

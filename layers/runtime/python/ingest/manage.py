@@ -143,6 +143,7 @@ def delete_events(family: Family, request: Request, principal: Principal, store:
         if not found:
             raise NotFound(ask.not_found)
         store.delete_events([keys[event_id] for event_id in found], deadline)
+        family.streams_changed([ask.stream], principal, store, deadline)
         return family.render_deleted(len(found), [event_id for event_id in ids if event_id not in found])
     deleted, batch = 0, []
     for key in reader.keys_between(ask.stream, ask.start_ms, ask.end_ms, deadline):
@@ -153,6 +154,8 @@ def delete_events(family: Family, request: Request, principal: Principal, store:
     if batch:
         store.delete_events(batch, deadline)
         deleted += len(batch)
+    if deleted:
+        family.streams_changed([ask.stream], principal, store, deadline)
     return family.render_deleted(deleted, [])
 
 

@@ -121,7 +121,7 @@ def _operation(endpoint: Endpoint, components: dict) -> dict:
     if request_model is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _schema(request_model, components)}},
+            "content": {family.openapi_request_media_type(endpoint): {"schema": _schema(request_model, components)}},
         }
     if not endpoint.public:
         _document_rate_limits(operation["responses"])

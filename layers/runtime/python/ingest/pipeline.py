@@ -85,6 +85,8 @@ class Pipeline:
                 response = manage.delete_events(self.family, request, principal, self.store, deadline)
             elif kind is RouteKind.QUERY:
                 response = manage.query_events(self.family, request, principal, self.store, deadline)
+            elif kind is RouteKind.STREAMS:
+                response = self.family.serve(request, principal, self.store, deadline)
             else:  # a route that touches no event (a ping, a batch size, a document): the family answers
                 response = self.family.answer(request, principal)
         except IngestError as error:

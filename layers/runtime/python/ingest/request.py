@@ -100,23 +100,29 @@ def decode_body(request: Request, limits: Limits) -> bytes:
         return request.wire_body
     if encoding not in ("gzip", "x-gzip"):
         raise BadRequest(f"Unsupported Content-Encoding {encoding!r}; send identity or gzip.")
+    return gunzip(request.wire_body, limits.max_body_bytes, "Decompressed request body", "The request body")
+
+
+def gunzip(data: bytes, cap: int, what: str = "Decompressed data", source: str = "The data") -> bytes:
+    """Inflate gzip under a hard cap on the output (a small bomb can't blow up): PayloadTooLarge
+    over it, BadRequest for data that is not complete gzip. `what`/`source` name it in messages."""
     # A gzip stream may hold several members one after another (RFC 1952 §2.2; `cat a.gz b.gz`,
     # and what streaming compressors flush): every member is inflated, under one cap for them all.
     parts: list[bytes] = []
     size = 0
-    remaining = request.wire_body
+    remaining = data
     while True:
         inflater = zlib.decompressobj(wbits=31)
         try:
-            part = inflater.decompress(remaining, limits.max_body_bytes + 1 - size)
+            part = inflater.decompress(remaining, cap + 1 - size)
         except zlib.error as exc:
-            raise BadRequest("The request body is not valid gzip.") from exc
+            raise BadRequest(f"{source} is not valid gzip.") from exc
         size += len(part)
         parts.append(part)
-        if size > limits.max_body_bytes or inflater.unconsumed_tail:
-            raise PayloadTooLarge(f"Decompressed request body exceeds the limit of {limits.max_body_bytes} bytes.")
+        if size > cap or inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"{what} exceeds the limit of {cap} bytes.")
         if not inflater.eof:
-            raise BadRequest("The request body is truncated gzip.")
+            raise BadRequest(f"{source} is truncated gzip.")
         remaining = inflater.unused_data
         if not remaining.strip(b"\0"):  # trailing zero padding after the last member is allowed (gzip(1))
             return b"".join(parts)

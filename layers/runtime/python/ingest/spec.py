@@ -32,11 +32,16 @@ class RouteKind(StrEnum):
     # events table's event-time index, BatchGetItem and GetItem on the table (read only), and
     # GetSecretValue on the cursor secret (INGEST_CURSOR_SECRET_ID).
     QUERY = "query"
+    # A family's streams as named resources (datasets, say): the family answers (Family.serve).
+    # AWS access, events table only: GetItem/Query (stream and shard records), PutItem/UpdateItem
+    # (stream records), Query Select=COUNT on the event-time index (live counts), and for a stream
+    # delete a consistent Query of the table's keys, then BatchWriteItem deletes (events and record).
+    STREAMS = "streams"
 
     @property
     def has_body(self) -> bool:
         """Routes whose request carries a body worth capping (413 in the dialect)."""
-        return self in (RouteKind.INGEST, RouteKind.DELETE)
+        return self in (RouteKind.INGEST, RouteKind.DELETE, RouteKind.STREAMS)
 
     @property
     def signs_cursors(self) -> bool:
@@ -46,7 +51,7 @@ class RouteKind(StrEnum):
     @property
     def finds_stored(self) -> bool:
         """Routes that answer 404 when nothing of the tenant matches."""
-        return self in (RouteKind.READ, RouteKind.DELETE)
+        return self in (RouteKind.READ, RouteKind.DELETE, RouteKind.STREAMS)
 
 
 class WritePolicy(StrEnum):

@@ -557,6 +557,57 @@ class Store:
             attempt = self._backoff({"pending": pending} if pending else {}, attempt, deadline)
         return found
 
+    # --- stream records and counts (ingest.layout's stream records) ------------------------------------
+
+    def update_items(self, updates: Sequence[dict], deadline: Deadline) -> None:
+        """UpdateItems (ingest.layout's arguments) on the events table, all at once, within the deadline."""
+        table = self.settings.events_table
+        self._run(self.dynamodb.update_item, deadline, [dict(TableName=table, **update) for update in updates])
+
+    def update_items_alongside(self, updates: Sequence[dict], deadline: Deadline, work):
+        """UpdateItems (ingest.layout's arguments) started on the pool at once, while `work()` runs
+        (so they add no round trip to the request's critical path); then waited for within the
+        deadline, or Unavailable. Answers what `work()` answered; if it raises, the updates are
+        left to land or not (each is safe to repeat)."""
+        calls = [dict(TableName=self.settings.events_table, **update) for update in updates]
+        future = _POOL.submit(_attempts, self.dynamodb.update_item, calls, False)
+        result = work()
+        done, _ = wait([future], timeout=max(0.0, deadline.remaining()))
+        if not done:
+            future.cancel()
+            raise Unavailable(BUDGET_SPENT)
+        if future.exception() is not None:
+            raise Unavailable(NOT_ACCEPTED) from future.exception()
+        return result
+
+    def put_new(self, put: dict, deadline: Deadline) -> bool:
+        """A conditional PutItem (ingest.layout's arguments): False when its condition did not hold."""
+        return self._conditional(self.dynamodb.put_item, deadline, TableName=self.settings.events_table,
+                                 **put) is not None
+
+    def update_existing(self, update: dict, deadline: Deadline) -> dict | None:
+        """A conditional UpdateItem answering the new item; None when its condition did not hold."""
+        answer = self._conditional(self.dynamodb.update_item, deadline, TableName=self.settings.events_table,
+                                   **update)
+        return None if answer is None else answer.get("Attributes")
+
+    def query_items(self, query: dict, deadline: Deadline) -> Iterator[dict]:
+        """Items of a Query (ingest.layout's arguments) on the events table, paginated lazily."""
+        kwargs = {"TableName": self.settings.events_table, **query}
+        while True:
+            response = self._call(self.dynamodb.query, deadline, **kwargs)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def count(self, queries: Sequence[dict], deadline: Deadline) -> list[int]:
+        """The Count of each Select=COUNT Query (ingest.layout's arguments), every page of it: the
+        queries run at once on the pool, each paginating in its own lane, within the deadline."""
+        table = self.settings.events_table
+        return self._run(_count_pages(self.dynamodb.query, deadline), deadline,
+                         [dict(TableName=table, **query) for query in queries])
+
     # --- rejects --------------------------------------------------------------------------------
 
     def put_objects(self, objects: Iterable[tuple[str, bytes, str]], deadline: Deadline) -> None:
@@ -675,3 +726,20 @@ def _attempts(operation, calls: list[dict], conditional: bool) -> list:
                 raise
             answers.append(ConditionNotMet(exc.response.get("Item")))
     return answers
+
+
+def _count_pages(query, deadline: Deadline):
+    """A Query call that follows LastEvaluatedKey and answers the summed Count (one lane of `_run`)."""
+
+    def count(**kwargs) -> int:
+        total = 0
+        while True:
+            if deadline.expired():
+                raise Unavailable(BUDGET_SPENT)
+            response = query(**kwargs)
+            total += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                return total
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    return count

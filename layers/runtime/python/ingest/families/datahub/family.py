@@ -7,16 +7,22 @@ S3). The event id is the dedup key within (tenant, provider): re-sending an id o
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, TypeAdapter, field_validator
 
+from ingest import layout
 from ingest.auth import Principal
 from ingest.errors import BadRequest, IngestError
 from ingest.family import Family, Outcome, Record, Response, json_response
 from ingest.request import Request
 from ingest.spec import Limits, RouteKind
 from ingest.types import Rfc3339, epoch_ms
+
+if TYPE_CHECKING:
+    from ingest.store import Deadline, Store
 
 # Namespace of the ids the server derives for events sent without one (DataHubFamily.record).
 DERIVED_IDS = uuid.UUID("0b6c1c8e-5d2f-4f3a-9a47-6f1f2d8b7e31")
@@ -86,6 +92,15 @@ class DataHubEvent(BaseModel):
     metrics: list[Metric] = Field(default_factory=list)
 
 
+def dataset_touches(streams: Iterable[str], principal: Principal, at: datetime | None = None) -> list[dict]:
+    """A dataset is a provider's events: every ingest or delete moves its `lastUpdated` and names the
+    key (its prefix) as `updatedBy`; the first event of a new provider creates the dataset."""
+    at = at or datetime.now(UTC)
+    return [layout.stream_record_touch(layout.stream_record_key(principal.tenant, "datahub", stream), at,
+                                       principal.key_prefix)
+            for stream in dict.fromkeys(streams)]
+
+
 class DataHubRequest(BaseModel):
     """The request body, for the OpenAPI document (validation runs per event)."""
 
@@ -135,6 +150,19 @@ class DataHubFamily(Family):
             event_time_ms=epoch_ms(model.time),
             payload=self.adapter.dump_json(model),
         )
+
+    def store_outcome(self, outcome: Outcome, store: Store, deadline: Deadline, write: Callable[[], None]) -> None:
+        """The dedup write, and alongside it (no extra round trip) the datasets it changes. Either
+        failing is a retryable 5xx whose retry does both; a dataset a failed first ingest created is
+        there with 0 records, as a create would leave it."""
+        streams = [event.record.stream for event in outcome.events if event.record is not None]
+        if not streams:
+            write()
+            return
+        store.update_items_alongside(dataset_touches(streams, outcome.principal), deadline, write)
+
+    def streams_changed(self, streams: list[str], principal: Principal, store: Store, deadline: Deadline) -> None:
+        store.update_items(dataset_touches(streams, principal), deadline)
 
     def render(self, outcome: Outcome) -> Response:
         invalid = [event for event in outcome.events if event.errors]
