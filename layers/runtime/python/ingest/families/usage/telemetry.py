@@ -9,10 +9,11 @@ object, with no Content-Type, and treats only an exact 200 as success:
   (``python -m cli telemetry list --tenant X``).
 * ``POST /telemetry/invalidApiKey``, sent **without** a key: the SDK reports the key it refused to
   use, in clear, in the body. It is kept under the operator's own partition (never a tenant's), and
-  the key never is: every string that could be a key (any string under a field whose name says key,
-  token or secret, and any string shaped like a key anywhere) is replaced by its SHA-256 (the very
-  hash the keys table holds, so an operator can tell whose key it was) and, when it has one, its
-  8-character prefix. A refused report is not kept raw either (``keeps_raw_rejects``).
+  the key never is: every string under a field whose name says key, token, secret, credential or
+  authorization becomes ``{"sha256": ..., "prefix": ...}`` (the SHA-256 is the very hash the keys
+  table holds, so an operator can tell whose key it was; the 8-character prefix only when it has
+  one), and any key-shaped run of text anywhere else (a field name too) becomes
+  ``[key sha256:<hex> prefix:<prefix>]``. A refused report is not kept raw either (``keeps_raw_rejects``).
 
 The body is any JSON object: the SDK's own classes decide its fields, and a report is worth keeping
 whatever a newer SDK adds. The dedup key is the SHA-256 of the User-Agent (it names the SDK instance)
@@ -69,12 +70,22 @@ class Report:
 def redacted(value: Any, secret: bool = False) -> Any:
     """The report with every key-like string replaced by `{"sha256": ..., "prefix": ...}`."""
     if isinstance(value, dict):
-        return {name: redacted(item, secret or bool(_SECRET_FIELD.search(name))) for name, item in value.items()}
+        # A field name that quotes a key is redacted too (names are strings like any other).
+        return {_KEY_SHAPE.sub(_digest_text, name): redacted(item, secret or bool(_SECRET_FIELD.search(name)))
+                for name, item in value.items()}
     if isinstance(value, list):
         return [redacted(item, secret) for item in value]
-    if isinstance(value, str) and (secret or _KEY_SHAPE.search(value)):
-        return key_digest(value)
+    if isinstance(value, str):
+        if secret:
+            return key_digest(value)
+        # Free text that quotes a key (an error message): each key-shaped run becomes its digest.
+        return _KEY_SHAPE.sub(_digest_text, value)
     return value
+
+
+def _digest_text(match: re.Match) -> str:
+    digest = key_digest(match.group(0))
+    return f"[key sha256:{digest['sha256']}" + (f" prefix:{digest['prefix']}]" if "prefix" in digest else "]")
 
 
 def key_digest(key: str) -> dict[str, str]:
