@@ -66,7 +66,7 @@ class IngestApi(Construct):
                 environment=environment,
             )
             method = add_route(self.rest_api, endpoint, function.function, self.authorizers.for_endpoint(endpoint))
-            _acknowledge_method_auth(method, public=endpoint.public)
+            _acknowledge_method_auth(method, public=endpoint.public, keyless=endpoint.keyless)
             for refused in add_refused_routes(self.rest_api, endpoint, function.function):
                 _acknowledge_refused_method(refused)
             self.functions[endpoint.name] = function
@@ -95,6 +95,8 @@ class IngestApi(Construct):
                 data_trace_enabled=False,
                 throttling_rate_limit=config.throttling.rate_limit,
                 throttling_burst_limit=config.throttling.burst_limit,
+                # Routes that declare a tighter throttle of their own (a keyless route: anyone may call it).
+                method_options=method_throttles(config),
                 access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
                     caller=False,
@@ -192,7 +194,33 @@ def _acknowledge_refused_method(method: apigateway.Method) -> None:
     acknowledge(method, "AwsSolutions-COG4", reason)
 
 
-def _acknowledge_method_auth(method: apigateway.Method, *, public: bool = False) -> None:
+def method_throttles(config: EnvConfig) -> dict[str, apigateway.MethodDeploymentOptions]:
+    """Stage method settings (`/<resource path>/<METHOD>`) of the routes with an `edge_throttle`. A
+    method setting replaces the stage's for that method, so logging and metrics are repeated."""
+    return {
+        f"{endpoint.path}/{endpoint.method}": apigateway.MethodDeploymentOptions(
+            throttling_rate_limit=endpoint.edge_throttle[0],
+            throttling_burst_limit=endpoint.edge_throttle[1],
+            logging_level=apigateway.MethodLoggingLevel[config.api_logging_level],
+            metrics_enabled=True,
+            data_trace_enabled=False,
+        )
+        for endpoint in catalog.ENDPOINTS
+        if endpoint.edge_throttle is not None
+    }
+
+
+def _acknowledge_method_auth(method: apigateway.Method, *, public: bool = False, keyless: bool = False) -> None:
+    if keyless:  # a keyed family's route its client calls without a key, by design
+        reason = (
+            "The family's own client calls this route without any key by design (it reports a key it "
+            "refused to use), so no authorizer can stand in front of it. It reads nothing back, keeps what "
+            "it stores under no tenant for a short retention with any key reduced to its SHA-256, caps the "
+            "body small, and is throttled at the stage (method setting) and counted in the handler."
+        )
+        acknowledge(method, "AwsSolutions-APIG4", reason)
+        acknowledge(method, "AwsSolutions-COG4", reason)
+        return
     if public:  # no key: GET /openapi.json and GET /docs
         reason = (
             "Public documentation of the API (its OpenAPI document and the page that renders it): "

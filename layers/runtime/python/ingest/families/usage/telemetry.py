@@ -156,7 +156,11 @@ class UsageTelemetryFamily(Family):
     def openapi_responses(self, endpoint) -> dict:
         kept = ("kept under no tenant, with every key replaced by its SHA-256 and prefix"
                 if self.redact else "kept for the tenant (a retry of the same report is kept once)")
-        return {
+        answers = {
             200: (f"The report was received and {kept}.", "application/json", TelemetryBody),
             400: ("The body is not one JSON object (nothing stored).", "application/json", TelemetryBody),
         }
+        if endpoint.keyless:
+            answers[429] = (f"Over the route's bound of {endpoint.keyless_rate_limit} reports a minute, for every "
+                            "caller together; retry after `Retry-After` seconds.", "application/json", TelemetryBody)
+        return answers
