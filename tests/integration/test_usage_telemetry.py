@@ -121,12 +121,16 @@ def item_of(store, refused: str) -> list[dict]:
     return [item for item in keyless_items(store) if digest in item["payload"]["B"].decode()]
 
 
-@pytest.mark.parametrize("refused", [
-    generate_key(),  # one of ours, in clear
-    base64.b64encode(secrets.token_bytes(36)).decode(),  # the SDK's format without the prefix
-])
+REFUSED_KEYS = {
+    "one of ours": generate_key,
+    "the SDK's format without the prefix": lambda: base64.b64encode(secrets.token_bytes(36)).decode(),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED_KEYS))  # fixed ids: every xdist worker collects the same tests
 def test_the_invalid_key_report_is_200_kept_under_no_tenant_with_the_key_only_hashed(report, store, log_lines, capfd,
-                                                                                     refused):
+                                                                                     kind):
+    refused = REFUSED_KEYS[kind]()
     body = json.dumps({"apiKey": refused, "instanceId": "i-1", "nested": {"note": f"used {refused}"}}).encode()
     before = int(time.time())
     status, headers, answer = report(INVALID_KEY, body)
