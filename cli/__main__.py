@@ -7,6 +7,7 @@ import click
 from cli.events import events
 from cli.keys import keys
 from cli.rejects import rejects
+from cli.telemetry import telemetry
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +22,7 @@ def main() -> None:
 main.add_command(keys)
 main.add_command(rejects)
 main.add_command(events)
+main.add_command(telemetry)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Write the sample API Gateway events of `logs_events` under events/logs_events/ (re-run after edits).
+"""Write the sample API Gateway events of `logs_events` and `logs_namespace_events` under events/ (re-run after edits).
 
 Seed 003's curl example as the shell sends it, the body the real edge logger sends, partial
 acceptance, and one file per rejection reason. Names say the answer: valid_* 202, partial_* and
@@ -17,6 +17,7 @@ from local import apigw
 from local.emulator import SAMPLE_KEY
 
 ENDPOINT = "logs_events"
+NAMESPACE_ENDPOINT = "logs_namespace_events"
 MAX_EVENT_BYTES = 256 * 1024
 
 # Seed 003's curl example: the body exactly as the shell hands it to curl. The page's single quotes
@@ -105,14 +106,47 @@ def logs_samples() -> dict[str, tuple[str, str, bytes, dict]]:
     }
 
 
-def write(samples: dict[str, tuple[str, str, bytes, dict]]) -> None:
+def namespace_samples() -> dict[str, tuple[str, str, bytes, dict]]:
+    """POST /v1/<dataset>/<namespace>: the same rules, the namespace from the path (it wins over x-namespace)."""
+    js = lambda doc: json.dumps(doc, indent=2).encode()  # noqa: E731
+    key = {"x-api-key": SAMPLE_KEY}
+    as_json = {**key, "Content-Type": "application/json"}
+    post = lambda body, headers=as_json, path="/v1/logs-ns/checkout": ("POST", path, body, headers)  # noqa: E731
+    return {
+        "valid_seed_curl_example": post(SEED_CURL_BODY, {**as_json, "x-service": "my-service"}),
+        "valid_path_wins_over_header": post(js([{"message": "path names the namespace"}]),
+                                            {**as_json, "x-namespace": "from-header"}),
+        "valid_encoded_namespace": post(js([{"message": "a URL as namespace"}]),
+                                        path="/v1/logs-ns/https%3A%2F%2Fapi.domain.com%2Fresource%2F%7Bid%7D"),
+        "valid_undefined_in_path_falls_back_to_header": post(js([{"message": "unset in the URL"}]),
+                                                             {**as_json, "x-namespace": "from-header"},
+                                                             "/v1/logs-ns/undefined"),
+        "valid_gzip": post(gzip.compress(SEED_CURL_BODY, mtime=0), {**as_json, "Content-Encoding": "gzip"}),
+        "partial_three_good_two_bad": post(
+            js([{"message": "good 0"}, "bad 1: a string", {"message": "good 2"}, [3, "an array"], {"message": "good 4"}])
+        ),
+        "invalid_not_an_array": post(js({"message": "an object, not an array of them"})),
+        "invalid_namespace_too_long": post(js([{"message": "x"}]), path="/v1/logs-ns/" + "n" * 257),
+        "invalid_namespace_control_character": post(js([{"message": "x"}]), path="/v1/logs-ns/a%0Ab"),
+        "invalid_dataset_dot_dot": post(js([{"message": "x"}]), path="/v1/../ns"),
+        "too_large_gzip_inflated": post(
+            gzip.compress(b"[" + b" " * (6 * 1024 * 1024) + b"]", mtime=0), {**as_json, "Content-Encoding": "gzip"}
+        ),
+        "missing_key": post(SEED_CURL_BODY, {"Content-Type": "application/json"}),
+        "wrong_key": post(SEED_CURL_BODY, {"x-api-key": "NOTAKEY1." + "A" * 48}),
+        "method_get_not_allowed": ("GET", "/v1/logs-ns/checkout", b"", key),
+        "method_delete_not_allowed": ("DELETE", "/v1/logs-ns/checkout", b"", key),
+    }
+
+
+def write(samples: dict[str, tuple[str, str, bytes, dict]], endpoint_name: str = ENDPOINT) -> None:
     """Like events.make_events.write, for a route with a path parameter and refused methods."""
-    endpoint = catalog.get(ENDPOINT)
-    folder = HERE / ENDPOINT
+    endpoint = catalog.get(endpoint_name)
+    folder = HERE / endpoint_name
     folder.mkdir(exist_ok=True)
     for name, (method, path, body, headers) in samples.items():
         matched = apigw.match(method, path)
-        assert matched and matched[0] is endpoint, f"{name}: {method} {path} does not reach {ENDPOINT}"
+        assert matched and matched[0] is endpoint, f"{name}: {method} {path} does not reach {endpoint_name}"
         try:
             body.decode("utf-8")
             binary = "Content-Encoding" in headers
@@ -120,10 +154,15 @@ def write(samples: dict[str, tuple[str, str, bytes, dict]]) -> None:
             binary = True  # not text: only base64 can carry it in the JSON event
         event = apigw.to_event(endpoint, matched[1], method, path, list(headers.items()), body, "203.0.113.10",
                                base64_body=binary)
-        event["requestContext"]["requestId"] = f"sample-{ENDPOINT}-{name}"
+        event["requestContext"]["requestId"] = f"sample-{endpoint_name}-{name}"
         event["requestContext"]["requestTimeEpoch"] = 1_700_000_000_000
         (folder / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
 
 
-if __name__ == "__main__":
+def main() -> None:
     write(logs_samples())
+    write(namespace_samples(), NAMESPACE_ENDPOINT)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ has a sample. Usage: python -m events.make_usage; then e.g.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 
@@ -19,6 +20,12 @@ TIME = "2024-03-01T12:00:00Z"
 AUTH = {"X-API-Key": SAMPLE_KEY, "Content-Type": "application/json"}
 NO_BODY_AUTH = {"X-API-Key": SAMPLE_KEY}
 WRONG_KEY = "NOTAKEY1." + "A" * 48
+# The SDK's own format check allows a key without the 8-character prefix: such a key is never one of
+# ours (ours always have it), so every keyed route answers it 401, the gateway's authorizer too.
+KEY_WITHOUT_PREFIX = base64.b64encode(bytes(range(36))).decode("ascii")
+# How the SDK names itself (vendor-surfaces.md): no Content-Type on any of its requests.
+SDK_HEADERS = {"X-API-Key": SAMPLE_KEY, "User-Agent": "Java-http-client/17.0.2 v:0.4.0 id:5f0c6a1e-2b7d-4c1a"}
+SDK_NO_KEY = {"User-Agent": SDK_HEADERS["User-Agent"]}
 
 
 def js(document: object) -> bytes:
@@ -98,6 +105,7 @@ def s3_single_samples() -> dict[str, tuple[bytes, dict]]:
         "unauthorized_missing_key": (js(S3_FAMILIES["list_buckets"]), {"Content-Type": "application/json"}),
         "unauthorized_wrong_key": (js(S3_FAMILIES["list_buckets"]), {"X-API-Key": WRONG_KEY}),
         "unauthorized_malformed_key": (js(S3_FAMILIES["list_buckets"]), {"X-API-Key": "not-a-key"}),
+        "unauthorized_key_without_prefix": (js(S3_FAMILIES["list_buckets"]), {"X-API-Key": KEY_WITHOUT_PREFIX}),
     }
     return samples
 
@@ -117,6 +125,7 @@ def s3_batch_samples() -> dict[str, tuple[bytes, dict]]:
         "invalid_too_many_events": (json.dumps([S3_FAMILIES["list_buckets"]] * 1_001).encode(), AUTH),
         "invalid_malformed_json": (b"[{]", AUTH),
         "unauthorized_missing_key": (js(valid), {"Content-Type": "application/json"}),
+        "unauthorized_key_without_prefix": (js(valid), {**AUTH, "X-API-Key": KEY_WITHOUT_PREFIX}),
     }
 
 
@@ -159,6 +168,7 @@ def ec2_batch_samples() -> dict[str, tuple[bytes, dict]]:
         "invalid_not_an_array": (js(valid[0]), AUTH),
         "invalid_empty_array": (b"[]", AUTH),
         "unauthorized_missing_key": (js(valid), {"Content-Type": "application/json"}),
+        "unauthorized_key_without_prefix": (js(valid), {**AUTH, "X-API-Key": KEY_WITHOUT_PREFIX}),
     }
 
 
@@ -168,6 +178,42 @@ def no_body_samples() -> dict[str, tuple[bytes, dict]]:
         "valid_header_uppercase": (b"", {"X-API-KEY": SAMPLE_KEY}),
         "unauthorized_missing_key": (b"", {}),
         "unauthorized_wrong_key": (b"", {"X-API-Key": WRONG_KEY}),
+        "unauthorized_key_without_prefix": (b"", {"X-API-Key": KEY_WITHOUT_PREFIX}),
+    }
+
+
+# Illustrative reports: the SDK's classes decide the real fields, and any JSON object is accepted.
+TELEMETRY_REPORTS = {
+    "usage_telemetry_lifecycle": {"type": "STARTED", "instanceId": "5f0c6a1e-2b7d-4c1a", "sdkVersion": "0.4.0",
+                                  "javaVersion": "17.0.2", "timestamp": TIME},
+    "usage_telemetry_extraction_issues": {"instanceId": "5f0c6a1e-2b7d-4c1a", "issues": [
+        {"type": "MISSING_CUSTOMER_ID", "count": 3, "exampleAction": "GetObject"}]},
+    "usage_telemetry_metrics_incremental": {"instanceId": "5f0c6a1e-2b7d-4c1a", "eventsSent": 1200,
+                                            "eventsDropped": 0, "batchesSent": 3},
+}
+
+
+def telemetry_samples(endpoint: str) -> dict[str, tuple[bytes, dict]]:
+    report = js(TELEMETRY_REPORTS[endpoint])
+    return {
+        "valid_sdk_report_no_content_type": (report, SDK_HEADERS),
+        "valid_with_content_type": (report, {**SDK_HEADERS, "Content-Type": "application/json"}),
+        "invalid_not_an_object": (b'["STARTED"]', SDK_HEADERS),
+        "invalid_malformed_json": (b'{"type": "STARTED",', SDK_HEADERS),
+        "too_large_over_64_kib": (js({"padding": "x" * 64 * 1024}), SDK_HEADERS),
+        "unauthorized_missing_key": (report, SDK_NO_KEY),
+        "unauthorized_key_without_prefix": (report, {**SDK_HEADERS, "X-API-Key": KEY_WITHOUT_PREFIX}),
+    }
+
+
+def invalid_key_report_samples() -> dict[str, tuple[bytes, dict]]:
+    return {
+        # Sent with no X-API-Key at all, the refused key in clear in the body.
+        "valid_refused_key_in_clear": (js({"apiKey": WRONG_KEY, "instanceId": "5f0c6a1e-2b7d-4c1a"}), SDK_NO_KEY),
+        "valid_key_without_prefix": (js({"apiKey": KEY_WITHOUT_PREFIX}), SDK_NO_KEY),
+        "valid_with_a_key_header_too": (js({"apiKey": WRONG_KEY}), {**SDK_NO_KEY, "X-API-Key": WRONG_KEY}),
+        "invalid_not_an_object": (js(WRONG_KEY), SDK_NO_KEY),
+        "too_large_over_8_kib": (js({"apiKey": WRONG_KEY, "padding": "x" * 8 * 1024}), SDK_NO_KEY),
     }
 
 
@@ -178,6 +224,9 @@ def main() -> None:
     write("usage_ec2_batch", ec2_batch_samples())
     for endpoint in ("usage_s3_batch_size", "usage_ec2_batch_size", "usage_ping"):
         write(endpoint, no_body_samples())
+    for endpoint in TELEMETRY_REPORTS:
+        write(endpoint, telemetry_samples(endpoint))
+    write("usage_telemetry_invalid_api_key", invalid_key_report_samples())
 
 
 if __name__ == "__main__":

@@ -121,7 +121,11 @@ def needs_of(endpoint: Endpoint) -> dict[Resource, frozenset[str]]:
             "infra/access.py NEEDS (what its request path calls in ingest.store, and nothing more)"
         )
     declared: list[Access] = list(NEEDS[endpoint.kind])
-    if not endpoint.public:
+    if endpoint.keyless:  # no key to check, but its handler still counts its callers (rate# items)
+        declared += KEY_CHECK[1:]
+        if not endpoint.impl.keeps_raw_rejects:  # its body may hold a key in clear: never kept raw
+            declared = [access for access in declared if access.resource is not Resource.REJECTS_OBJECTS]
+    elif not endpoint.public:
         declared += KEY_CHECK
     if endpoint.kind is RouteKind.INGEST:
         declared += INGEST_POLICY_NEEDS.get(endpoint.write_policy, ())

@@ -78,7 +78,7 @@ class IngestApi(Construct):
             api = self.apis[endpoint.family]
             # Routes invoke the function's `live` alias, which CodeDeploy shifts (infra.deploys).
             method = add_route(api, endpoint, function.alias, self.authorizers.for_endpoint(endpoint))
-            _acknowledge_method_auth(method, public=endpoint.public)
+            _acknowledge_method_auth(method, public=endpoint.public, keyless=endpoint.keyless)
             for refused in add_refused_routes(api, endpoint, function.alias):
                 _acknowledge_refused_method(refused)
             self.functions[endpoint.name] = function
@@ -113,6 +113,8 @@ class IngestApi(Construct):
                 # Per family: one family's flood cannot use up another's (the WAF bounds each key).
                 throttling_rate_limit=config.throttling.rate_limit,
                 throttling_burst_limit=config.throttling.burst_limit,
+                # Routes that declare a tighter throttle of their own (a keyless route: anyone may call it).
+                method_options=method_throttles(config, spec),
                 access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
                 access_log_format=edge.access_log_format(),
             ),
@@ -210,7 +212,34 @@ def _acknowledge_refused_method(method: apigateway.Method) -> None:
     acknowledge(method, "AwsSolutions-COG4", reason)
 
 
-def _acknowledge_method_auth(method: apigateway.Method, *, public: bool = False) -> None:
+def method_throttles(config: EnvConfig, spec: FamilySpec) -> dict[str, apigateway.MethodDeploymentOptions]:
+    """Stage method settings (`/<resource path>/<METHOD>`) of the family's routes with an
+    `edge_throttle` (each family has its own API and stage). A method setting replaces the stage's
+    for that method, so logging and metrics are repeated."""
+    return {
+        f"{endpoint.path}/{endpoint.method}": apigateway.MethodDeploymentOptions(
+            throttling_rate_limit=endpoint.edge_throttle[0],
+            throttling_burst_limit=endpoint.edge_throttle[1],
+            logging_level=apigateway.MethodLoggingLevel[config.api_logging_level],
+            metrics_enabled=True,
+            data_trace_enabled=False,
+        )
+        for endpoint in spec.routes
+        if endpoint.edge_throttle is not None
+    }
+
+
+def _acknowledge_method_auth(method: apigateway.Method, *, public: bool = False, keyless: bool = False) -> None:
+    if keyless:  # a keyed family's route its client calls without a key, by design
+        reason = (
+            "The family's own client calls this route without any key by design (it reports a key it "
+            "refused to use), so no authorizer can stand in front of it. It reads nothing back, keeps what "
+            "it stores under no tenant for a short retention with any key reduced to its SHA-256, caps the "
+            "body small, and is throttled at the stage (method setting) and counted in the handler."
+        )
+        acknowledge(method, "AwsSolutions-APIG4", reason)
+        acknowledge(method, "AwsSolutions-COG4", reason)
+        return
     if public:  # no key: GET /openapi.json and GET /docs
         reason = (
             "Public documentation of the API (its OpenAPI document and the page that renders it): "

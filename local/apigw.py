@@ -26,15 +26,20 @@ class Route:
 
     @classmethod
     def of(cls, endpoint: Endpoint) -> Route:
-        regex = ""
-        for segment in endpoint.path.strip("/").split("/"):
-            if segment.startswith("{") and segment.endswith("+}"):
-                regex += f"/(?P<{segment[1:-2]}>.+)"
-            elif segment.startswith("{"):
-                regex += f"/(?P<{segment[1:-1]}>[^/]+)"
-            else:
-                regex += "/" + re.escape(segment)
-        return cls(endpoint, re.compile(regex or "/"))
+        return cls(endpoint, path_pattern(endpoint.path))
+
+
+def path_pattern(template: str) -> re.Pattern:
+    """The regex of a resource path template, `{param}` segments as named groups."""
+    regex = ""
+    for segment in template.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            regex += f"/(?P<{segment[1:-2]}>.+)"
+        elif segment.startswith("{"):
+            regex += f"/(?P<{segment[1:-1]}>[^/]+)"
+        else:
+            regex += "/" + re.escape(segment)
+    return re.compile(regex or "/")
 
 
 # The catalog's endpoints and their compiled routes, kept until the catalog is another one.
@@ -67,14 +72,34 @@ def _specificity(template: str) -> tuple[int, ...]:
 GATEWAY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
+# Every resource of the API: each route's path and each of its prefixes (API Gateway creates them
+# segment by segment), compiled once per catalog.
+_resources: tuple[tuple[Endpoint, ...], tuple[tuple[str, re.Pattern], ...]] | None = None
+
+
+def resources() -> tuple[tuple[str, re.Pattern], ...]:
+    global _resources
+    endpoints = catalog.ENDPOINTS
+    if _resources is None or _resources[0] is not endpoints:
+        templates = dict.fromkeys(
+            "/" + "/".join(segments[:length])
+            for segments in (endpoint.path.strip("/").split("/") for endpoint in endpoints)
+            for length in range(1, len(segments) + 1)
+        )
+        _resources = (endpoints, tuple((template, path_pattern(template)) for template in templates))
+    return _resources[1]
+
+
 def _resource_routes(path: str) -> list[Route]:
     # API Gateway resolves the resource first, a literal segment winning over a {variable} one
-    # (/datahub/v1/events/delete over /datahub/v1/events/{id}), and only then the method.
-    matching = [route for route in routes() if route.pattern.fullmatch(path)]
-    if matching:
-        resource = min((route.endpoint.path for route in matching), key=_specificity)
-        matching = [route for route in matching if route.endpoint.path == resource]
-    return matching
+    # (/datahub/v1/events/delete over /datahub/v1/events/{id}), and only then the method. A resource
+    # with no method of its own wins too (/v1/{dataset}/events, the parent of a read route, over
+    # /v1/{dataset}/{namespace}): the deployed API answers 403 there, and so does the local server.
+    matching = [template for template, pattern in resources() if pattern.fullmatch(path)]
+    if not matching:
+        return []
+    resource = min(matching, key=_specificity)
+    return [route for route in routes() if route.endpoint.path == resource and route.pattern.fullmatch(path)]
 
 
 def resource_endpoints(raw_path: str) -> tuple[Endpoint, ...]:

@@ -1,9 +1,12 @@
 // The real @baselime/edge-logger, pointed at the local server: `node edge_logger_client.mjs <json config>`.
-// Config: {baseUrl, apiKey, dataset, requestId}. Prints one JSON line: the HTTP status of every
+// Config: {baseUrl, apiKey, dataset, requestId[, baselimeUrl]} (baselimeUrl: the logger's own option,
+// default `${baseUrl}/v1`; the logger posts to `${baselimeUrl}/${dataset}`). Prints one JSON line: the HTTP status of every
 // request the logger made (fetch is observed, not changed) and anything it reported as a failure.
 import { BaselimeLogger } from "@baselime/edge-logger";
 
-const { baseUrl, apiKey, dataset, requestId } = JSON.parse(process.argv[2]);
+const config = JSON.parse(process.argv[2]);
+const { baseUrl, apiKey, dataset, requestId } = config;
+const baselimeUrl = config.baselimeUrl ?? `${baseUrl}/v1`;
 
 const statuses = [];
 const realFetch = globalThis.fetch;
@@ -29,7 +32,7 @@ const logger = new BaselimeLogger({
   dataset,
   service: "checkout",
   namespace: "edge-worker",
-  baselimeUrl: `${baseUrl}/v1`,
+  baselimeUrl,
   requestId,
   flushAfterLogs: 3,
   flushAfterMs: 60_000,
@@ -43,7 +46,7 @@ logger.info("fifth line é 🚀", { step: 5 });
 await logger.flush();
 
 // 2. nothing set: the logger sends the literal header values "undefined".
-const bare = new BaselimeLogger({ ctx, apiKey, dataset, baselimeUrl: `${baseUrl}/v1`, requestId: `${requestId}-bare` });
+const bare = new BaselimeLogger({ ctx, apiKey, dataset, baselimeUrl, requestId: `${requestId}-bare` });
 bare.info("no service, no namespace", { step: 6 });
 ctx.waitUntil(bare.flush());
 await Promise.all(pending);

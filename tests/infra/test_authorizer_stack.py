@@ -139,3 +139,29 @@ def test_cache_ttl_is_validated(seconds):
     environments = load_cdk_json_context()["environments"]
     with pytest.raises(ValueError):
         config_for("dev", {"dev": {**environments["dev"], "authorizer_cache_seconds": seconds}})
+
+
+def test_a_keyless_route_has_no_authorizer_and_its_own_stage_throttle(template):
+    """The usage SDK's invalid-key report is sent without a key: nothing can authorize it, so the stage
+    throttles that one method below the stage's own limits (and the handler counts it too)."""
+    keyless = [endpoint for endpoint in ENDPOINTS if endpoint.keyless]
+    assert keyless
+    stages = of_type(template, "AWS::ApiGateway::Stage").values()
+    methods = of_type(template, "AWS::ApiGateway::Method")
+    resources = of_type(template, "AWS::ApiGateway::Resource")
+    routes = {logical_id: next(iter(template_routes({"Resources": {**resources, logical_id: method}})))
+              for logical_id, method in methods.items()}
+    for endpoint in keyless:
+        rate, burst = endpoint.edge_throttle
+        escaped = "/" + endpoint.path.replace("/", "~1")  # CloudFormation's form: /~1telemetry~1invalidApiKey
+        # One REST API per family (infra.edge): the setting is on the family's stage, and only there.
+        [stage] = [s for s in stages if any(m.get("ResourcePath") == escaped for m in s["Properties"]["MethodSettings"])]
+        settings = stage["Properties"]["MethodSettings"]
+        [setting] = [s for s in settings if s["ResourcePath"] == escaped and s["HttpMethod"] == endpoint.method]
+        assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (rate, burst)
+        # The method's own setting replaces the stage's for it: logging and metrics stay on, bodies out of logs.
+        assert setting["MetricsEnabled"] is True and setting["DataTraceEnabled"] is False
+        assert setting["LoggingLevel"] == stage["Properties"]["MethodSettings"][0]["LoggingLevel"]
+        [method] = [m for logical_id, m in methods.items() if routes.get(logical_id) == (endpoint.method, endpoint.path)]
+        assert method["Properties"]["AuthorizationType"] == "NONE"
+        assert "AuthorizerId" not in method["Properties"]

@@ -202,16 +202,18 @@ def test_stage_has_tracing_access_logs_and_configured_throttling(synthesized: Sy
             "StageName": config.stage_name,
             "TracingEnabled": True,
             "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
-            "MethodSettings": [
+            "MethodSettings": Match.array_with([
                 Match.object_like(
                     {
+                        "HttpMethod": "*",
+                        "ResourcePath": "/*",
                         "ThrottlingRateLimit": config.throttling.rate_limit,
                         "ThrottlingBurstLimit": config.throttling.burst_limit,
                         "LoggingLevel": config.api_logging_level,
                         "DataTraceEnabled": False,
                     }
                 )
-            ],
+            ]),
         },
     )
     # The account-level CloudWatch role that lets API Gateway write those logs.

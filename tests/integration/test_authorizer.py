@@ -162,3 +162,12 @@ def test_the_deployed_handler_module_answers(admin):
     key, _ = admin.create(tenant(), ["*"])
     answer = module.authorize(authorizer_event(endpoint, credential(endpoint, key)), LocalContext("authorizer", "a-1"))
     assert effect(answer) == "Allow"
+
+
+def test_a_keyless_route_is_never_authorized_here_and_never_an_error(edge, admin):
+    """API Gateway attaches no authorizer to a keyless route; should this code be asked anyway, it
+    denies (the route has no scheme to check a key against) instead of failing."""
+    [endpoint] = [endpoint for endpoint in catalog.ENDPOINTS if endpoint.keyless]
+    key, _ = admin.create(tenant(), ["*"])
+    answer = edge.authorize(authorizer_event(endpoint, {"X-API-Key": key}))
+    assert effect(answer) == "Deny" and key not in json.dumps(answer)

@@ -171,6 +171,10 @@ def bad_credentials(endpoint: Endpoint, key: str) -> dict[str, dict]:
         "non-base64 payload": {header: scheme + key[:9] + "!" * 48},
         "prefix exists, wrong secret": {header: scheme + wrong_secret},
         "unknown prefix": {header: scheme + "ZZZZ0000" + key[8:]},
+        # The usage SDK's format check lets a key without its 8-character prefix through: the real
+        # key's own 48 characters, and any other 48 characters of base64, are each a clean 401.
+        "key without the prefix": {header: scheme + key[9:]},
+        "other base64 without a prefix": {header: scheme + "QUJD" * 12},
         "empty header": {header: ""},
         "two auth headers": {header: [value, value]},
         "trailing spaces": {header: value + "  "},

@@ -1,7 +1,7 @@
 """Every sample under events/usage_*/ through its real handler gets the answer its name documents.
 
 `valid_*` 200 with nothing rejected, `partial_*` 200 from a batch route with some events rejected,
-`invalid_*` 400, `unauthorized_*` 401 (see events/make_usage.py).
+`invalid_*` 400, `unauthorized_*` 401, `too_large_*` 413 (see events/make_usage.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ SAMPLES = sorted(
     if endpoint.family == "usage" and endpoint.kind != "read"  # read-back samples: events/make_operations.py
     for path in (EVENTS / endpoint.name).glob("*.json")
 )
-EXPECTED_STATUS = {"valid": 200, "partial": 200, "invalid": 400, "unauthorized": 401}
+EXPECTED_STATUS = {"valid": 200, "partial": 200, "invalid": 400, "unauthorized": 401, "too": 413}
 
 
 def test_samples_cover_every_usage_route_every_action_family_and_rejection_reason():
@@ -53,7 +53,9 @@ def test_every_sample_gets_its_documented_answer(invoke, endpoint, name):
     route = catalog.get(endpoint)
     if status != 200 or route.kind != "ingest":
         return
-    if route.path.endswith("/batch"):
+    if route.telemetry_stream:
+        assert body == {"message": "Telemetry received"}
+    elif route.path.endswith("/batch"):
         rejected = [outcome for outcome in body["events"] if outcome["status"] == "rejected"]
         assert bool(rejected) == name.startswith("partial_"), body
         assert all(outcome["errors"] for outcome in rejected)

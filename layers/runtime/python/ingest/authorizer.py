@@ -61,7 +61,9 @@ class EdgeAuthorizer:
     def authorize(self, event: dict, now: datetime | None = None) -> dict:
         arn = parse_api_gateway_arn(event["methodArn"])
         endpoint = _ROUTES.get((event.get("httpMethod", ""), event.get("resource", "")))
-        if endpoint is None:  # API Gateway only attaches this authorizer to catalog routes
+        # API Gateway only attaches this authorizer to the catalog's keyed routes; a keyless one has no
+        # scheme to check a key against, so it is refused like an unknown route, never an error.
+        if endpoint is None or endpoint.auth is None:
             return self._deny(arn, _UNKNOWN_ROUTE_BODY)
         try:
             principal = self.authenticator.authenticate(Request.from_apigw(event), endpoint.auth, now,

@@ -106,6 +106,10 @@ class Family:
     # the stored item when their condition fails (EventOutcome.stored), so no read follows the write.
     answers_with_stored: ClassVar[bool] = False
     path_prefix: ClassVar[str] = ""  # how the dialect names the events in a path
+    # False: a refused request's body is not kept raw in S3, because it may carry a secret in clear
+    # (the usage SDK's report of a key it refused, sent without a key). The answer still names what
+    # was wrong; nothing of the request is stored anywhere.
+    keeps_raw_rejects: ClassVar[bool] = True
     # The models handed to the Powertools parser (ingest.validation), built once at import:
     adapter: ClassVar[TypeAdapter]  # one event
     list_adapter: ClassVar[TypeAdapter]  # the whole list in one call: the fast path

@@ -108,6 +108,11 @@ def iso_ms(epoch_ms: int) -> str:
 
 # --- partitions and shards -------------------------------------------------------------------------
 
+# The tenant of what keyless routes keep (e.g. reports of refused keys): the operator's, never a
+# customer's. Tenant names start with a letter or digit (ingest.auth.TENANT_PATTERN), so no key's
+# tenant can be this one, read it or dedup against it.
+KEYLESS_TENANT = "_keyless"
+
 
 def shard_of(dedup_key: str, shards: int) -> int:
     """The shard of an event: from its dedup key, so the same event always lands on the same shard

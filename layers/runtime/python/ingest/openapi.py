@@ -75,6 +75,8 @@ def _security(endpoint: Endpoint) -> list[dict]:
 
 def _shared_statuses(endpoint: Endpoint) -> list[int]:
     """The error answers a route gives by its kind, whatever its family."""
+    if endpoint.keyless:  # no key to refuse, but a body cap and the route's own rate bound
+        return [413, 429, 500, 503] if endpoint.kind.has_body else [429, 500, 503]
     if endpoint.public:
         return [500]
     statuses = [401, 403, 429, 500, 503]
@@ -123,7 +125,7 @@ def _operation(endpoint: Endpoint, components: dict) -> dict:
             "required": True,
             "content": {family.openapi_request_media_type(endpoint): {"schema": _schema(request_model, components)}},
         }
-    if not endpoint.public:
+    if not endpoint.public or endpoint.keyless:
         _document_rate_limits(operation["responses"])
     return operation
 

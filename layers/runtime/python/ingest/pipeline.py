@@ -16,14 +16,14 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ingest import catalog, jsonslices, layout, manage
-from ingest.auth import Authenticator, Principal, check_scope, presented_key, split_key
+from ingest.auth import Authenticator, Principal, Scope, check_scope, presented_key, split_key
 from ingest.errors import BadRequest, IngestError, InternalError, MethodNotAllowed, Violation
 from ingest.family import EventOutcome, Family, Outcome, Record, Response, Status
 from ingest.layout import ItemKey, RejectKey
 from ingest.observability import logger, metrics
 from ingest.ratelimit import RateLimiter, StartedCount
 from ingest.request import Request, check_wire_size, decode_body
-from ingest.settings import Settings, get_settings
+from ingest.settings import DAY_SECONDS, Settings, get_settings
 from ingest.spec import Endpoint, RouteKind
 from ingest.store import ConditionNotMet, Deadline, Store
 
@@ -43,6 +43,8 @@ class Pipeline:
         self.authenticator = Authenticator(self.store)
         self.rate_limiter = RateLimiter(self.store)
         self.retention_seconds = self.settings.retention_seconds(endpoint.family)
+        if endpoint.retention_days is not None:  # a route whose items are worth less than the family's
+            self.retention_seconds = min(self.retention_seconds, endpoint.retention_days * DAY_SECONDS)
         self.shards = self.settings.shards(endpoint.family)
 
     @classmethod
@@ -66,7 +68,12 @@ class Pipeline:
                 )
             deadline = self._deadline(context)
             check_wire_size(request, self.limits)
-            if not self.endpoint.public:  # public: the service's own documents, nobody's data
+            if self.endpoint.keyless:  # a keyed family's route its clients call without a key, by design
+                principal = keyless_principal(self.endpoint)
+                quota = self.rate_limiter.consume(principal, request.received_at, deadline)
+                answer_headers.update(quota.headers())
+                quota.enforce()
+            elif not self.endpoint.public:  # public: the service's own documents, nobody's data
                 count = self._start_count(event, request, deadline)
                 principal = self.authenticator.authenticate(request, self.endpoint.auth, now=request.received_at,
                                                             deadline=deadline)
@@ -242,12 +249,16 @@ class Pipeline:
         return layout.reject_meta(key, request, family=self.endpoint.family, violations=violations,
                                   kept_headers=self.endpoint.spec.kept_headers)
 
-    def _keep_body_reject(self, request, principal, body: bytes, violations, deadline: Deadline) -> str:
+    def _keep_body_reject(self, request, principal, body: bytes, violations, deadline: Deadline) -> str | None:
+        if not self.family.keeps_raw_rejects:
+            return None
         key = self.reject_key(request, principal)
         self.store.put_objects(layout.body_reject(key, self._reject_meta(key, request, violations), body), deadline)
         return key.json_key
 
-    def _keep_rejects(self, request, principal, body: bytes, raw_events: list, errors: dict, deadline) -> str:
+    def _keep_rejects(self, request, principal, body: bytes, raw_events: list, errors: dict, deadline) -> str | None:
+        if not self.family.keeps_raw_rejects:
+            return None
         violations = [violation for index in sorted(errors) for violation in errors[index]]
         slices = None if self.family.all_or_nothing else event_slices(body, len(raw_events))
         if slices is None:
@@ -304,6 +315,14 @@ class Pipeline:
         """An API Gateway proxy answer in this endpoint's dialect for an error found before the handler ran
         (the local gateway's framing checks): the same headers the pipeline puts on every answer."""
         return self._to_apigw(self.family.render_error(error), request_id)
+
+
+def keyless_principal(endpoint: Endpoint) -> Principal:
+    """Who calls a keyless route: nobody's tenant. Its items go under the operator's own partition
+    (ingest.layout.KEYLESS_TENANT, which no tenant name can spell), and its rate limit counts every
+    caller of the route together, on a counter no key prefix can spell (prefixes are 8 letters or digits)."""
+    return Principal(tenant=layout.KEYLESS_TENANT, key_prefix=f"{layout.KEYLESS_TENANT}.{endpoint.name}",
+                     scopes=(Scope(endpoint.family),), rate_limit=endpoint.keyless_rate_limit)
 
 
 def event_slices(body: bytes, count: int) -> list[tuple[int, int]] | None:

@@ -142,6 +142,23 @@ class Route:
     # Other methods on the same path that the route's function answers with 405 in the family's
     # dialect (the original API does); the local server and the API route them to the same handler.
     refused_methods: tuple[str, ...] = ()
+    # --- routes of a keyed family that differ from its other routes (SDK telemetry) ---------------
+    # Called without any key, by design of the family's client (the usage SDK reports a key it
+    # refused to use): no authorizer, no key check, `security: []`. What it stores goes under the
+    # operator's own partition (ingest.layout.KEYLESS_TENANT), never a tenant's; the handler bounds
+    # all callers together to `keyless_rate_limit` requests a minute, and the stage throttles the
+    # method (`edge_throttle`).
+    keyless: bool = False
+    keyless_rate_limit: int = 600
+    # API Gateway stage throttling of this one method (requests per second, burst), tighter than
+    # the stage's own; None: the stage's.
+    edge_throttle: tuple[float, int] | None = None
+    # How long this route's items live, in days, when shorter than the family's retention (a report
+    # about a client's health is worth less than its events); None: the family's.
+    retention_days: int | None = None
+    # The one stream every item of the route goes to, when the route is an SDK's telemetry rather
+    # than events: `python -m cli telemetry list` reads these streams.
+    telemetry_stream: str | None = None
     spec: FamilySpec | None = field(default=None, repr=False, compare=False)
 
     # --- what the family declares, seen from the route --------------------------------------------
@@ -152,12 +169,14 @@ class Route:
 
     @property
     def auth(self) -> AuthScheme | None:
-        """None: a public route (the service's own documents), no key, no authorizer, no rate limit."""
-        return self._spec.auth
+        """None: a route without a key: the service's own documents (a public family, no rate limit)
+        or a keyless route of a keyed family (`keyless`). No authorizer either way."""
+        return None if self.keyless else self._spec.auth
 
     @property
     def public(self) -> bool:
-        return self._spec.auth is None
+        """No key is asked for (no authorizer, `security: []`): documents and keyless routes."""
+        return self.auth is None
 
     @property
     def write_policy(self) -> WritePolicy:

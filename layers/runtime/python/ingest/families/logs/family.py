@@ -1,4 +1,5 @@
-"""Log events, wire-compatible with the Baselime Events API: `POST /v1/{dataset}` (seed 003).
+"""Log events, wire-compatible with the Baselime Events API: `POST /v1/{dataset}` and
+`POST /v1/{dataset}/{namespace}` (seed 003; the namespace in the path wins over `x-namespace`).
 
 The body is a JSON array of JSON objects, whatever the Content-Type says. Partial acceptance, as
 the original: every valid event is stored, and if any failed the answer is 400 listing them under
@@ -79,6 +80,27 @@ def header_value(request: Request, name: str) -> str | None:
     if value is None or value.strip() in UNSET_HEADER_VALUES:
         return None
     return value.strip()
+
+
+def namespace(request: Request) -> str | None:
+    """The request's namespace: the path's (`/v1/<dataset>/<namespace>`) when it names one, else the
+    `x-namespace` header's. The path wins (docs/logs.md): it is the more specific, explicit choice,
+    made per request by the URL, where a header is often set once for a whole client (the edge
+    logger sends the literal "undefined" when it was never set). A path segment that reads as unset
+    ("undefined", "null": a URL built from an unset variable) falls back to the header."""
+    value = request.path_parameters.get("namespace")
+    if value is not None and value.strip() not in UNSET_HEADER_VALUES:
+        return value.strip()
+    return header_value(request, "x-namespace")
+
+
+def stream_attributes(request: Request) -> dict[str, str]:
+    """`service` and `namespace`, as stored beside every event of the request."""
+    attributes = {}
+    for name, value in (("service", header_value(request, "x-service")), ("namespace", namespace(request))):
+        if value is not None:
+            attributes[name] = value
+    return attributes
 
 
 def json_type(value: object) -> str:
@@ -229,6 +251,14 @@ class LogsFamily(Family):
             if value is not None and len(value.encode("utf-8")) > MAX_HEADER_VALUE_BYTES:
                 raise BadRequest(f"The {header} header is {len(value.encode('utf-8')):,} bytes; the limit is "
                                  f"{MAX_HEADER_VALUE_BYTES} bytes. Nothing in this request was stored.")
+        in_path = request.path_parameters.get("namespace")
+        if in_path is not None and len(in_path.encode("utf-8", "surrogatepass")) > MAX_HEADER_VALUE_BYTES:
+            raise BadRequest(f"The namespace in the path /v1/<dataset>/<namespace> is "
+                             f"{len(in_path.encode('utf-8', 'surrogatepass')):,} bytes; the limit is "
+                             f"{MAX_HEADER_VALUE_BYTES} bytes. Nothing in this request was stored.")
+        if in_path is not None and not in_path.isprintable():
+            raise BadRequest("The namespace in the path /v1/<dataset>/<namespace> holds control characters. "
+                             "Nothing in this request was stored.")
         return logs_json.loads(body)
 
     def extract(self, document: object, request: Request, limits: Limits) -> list:
@@ -271,11 +301,7 @@ class LogsFamily(Family):
         return models, errors
 
     def record(self, model: LogEvent, request: Request, principal: Principal, origin: str) -> Record:
-        attributes: dict[str, str] = {}
-        for header in ("x-service", "x-namespace"):
-            value = header_value(request, header)
-            if value is not None:
-                attributes[header.removeprefix("x-")] = value
+        attributes = stream_attributes(request)
         found = event_time(model.fields)
         if found is None:
             time_ms, attributes["event_time_source"] = int(request.received_at.timestamp() * 1_000), "received_at"

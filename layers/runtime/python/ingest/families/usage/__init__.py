@@ -11,6 +11,7 @@ from __future__ import annotations
 from ingest.families.usage import ec2, s3
 from ingest.families.usage.family import PING, Role, UsageFamily, UsageMessageBody, UsageService
 from ingest.families.usage.read import UsageReadFamily
+from ingest.families.usage.telemetry import UsageTelemetryFamily
 from ingest.spec import AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
 
 X_API_KEY = AuthScheme.in_header("x-api-key", "X-API-Key")
@@ -48,6 +49,42 @@ def service_routes(service: UsageService, *, single_summary: str, operation_id: 
     )
 
 
+# The SDK's reports are a few hundred bytes; the caps keep a misbehaving client (or anyone, on the
+# keyless route) from filling the table with them. 413 in the family's dialect above them.
+TELEMETRY_MAX_BODY_BYTES = 64 * 1024
+INVALID_KEY_REPORT_MAX_BODY_BYTES = 8 * 1024
+# Reports about the SDK's health are kept a week (the family's events: its retention); reports of
+# refused keys, kept under no tenant, a day.
+TELEMETRY_RETENTION_DAYS = 7
+INVALID_KEY_REPORT_RETENTION_DAYS = 1
+
+
+def telemetry_route(name: str, report: str, summary: str) -> Route:
+    return Route(
+        name=f"usage_telemetry_{name}", method="POST", path=f"/telemetry/{report}", kind=RouteKind.INGEST,
+        impl=UsageTelemetryFamily(), limits=Limits(max_events=1, max_body_bytes=TELEMETRY_MAX_BODY_BYTES),
+        summary=summary, retention_days=TELEMETRY_RETENTION_DAYS, telemetry_stream=f"telemetry.{report}",
+    )
+
+
+TELEMETRY_ROUTES = (
+    telemetry_route("lifecycle", "lifecycle", "The SDK's lifecycle report (started, stopped, ...): 200, kept for the "
+                    "key's tenant for 7 days (`python -m cli telemetry list`). Any JSON object, no Content-Type needed."),
+    telemetry_route("extraction_issues", "extractionIssues", "The SDK's report of events it could not extract: 200, "
+                    "kept for the key's tenant for 7 days. Any JSON object, no Content-Type needed."),
+    telemetry_route("metrics_incremental", "metricsIncremental", "The SDK's counters since its last report: 200, "
+                    "kept for the key's tenant for 7 days. Any JSON object, no Content-Type needed."),
+    Route(
+        name="usage_telemetry_invalid_api_key", method="POST", path="/telemetry/invalidApiKey", kind=RouteKind.INGEST,
+        impl=UsageTelemetryFamily(redact=True),
+        limits=Limits(max_events=1, max_body_bytes=INVALID_KEY_REPORT_MAX_BODY_BYTES),
+        summary="The SDK's report of an API key it refused to use, sent without any key: 200. Kept under no tenant "
+        "for 1 day with every key replaced by its SHA-256 and prefix; never logged, never kept in clear.",
+        keyless=True, keyless_rate_limit=600, edge_throttle=(5.0, 10),
+        retention_days=INVALID_KEY_REPORT_RETENTION_DAYS, telemetry_stream="telemetry.invalidApiKey",
+    ),
+)
+
 SPEC = FamilySpec(
     name="usage",
     title="Usage events",
@@ -65,5 +102,6 @@ SPEC = FamilySpec(
             name="usage_ping", method="GET", path="/ping", kind=RouteKind.PING, impl=PING,
             summary="Check a usage-events API key: 200 when valid, 401 otherwise.",
         ),
+        *TELEMETRY_ROUTES,
     ),
 )
