@@ -213,7 +213,7 @@ class _Capture(logging.Handler):
 def measure(deployed: Deployed, dynamodb, events_table: str) -> list[Measured]:
     """Send every ingest route's valid samples through its real handler (moto behind it) for a fresh
     tenant, read the tenant's items back, measure them and the log output."""
-    from ingest import catalog
+    from ingest import catalog, layout
     from ingest.auth import MAX_RATE_LIMIT
     from ingest.observability import logger
     from ingest.settings import Settings, get_settings
@@ -264,7 +264,9 @@ def measure(deployed: Deployed, dynamodb, events_table: str) -> list[Measured]:
             item
             for page in dynamodb.get_paginator("scan").paginate(
                 TableName=events_table, FilterExpression="tenant = :t AND endpoint = :e",
-                ExpressionAttributeValues={":t": {"S": tenant}, ":e": {"S": endpoint.name}},
+                # A keyless route stores under no tenant (ingest.layout.KEYLESS_TENANT).
+                ExpressionAttributeValues={":t": {"S": layout.KEYLESS_TENANT if endpoint.keyless else tenant},
+                                           ":e": {"S": endpoint.name}},
             )
             for item in page["Items"]
         ]  # fmt: skip
