@@ -169,7 +169,7 @@ def test_a_method_without_a_route_on_a_route_path_is_405_in_the_dialect_with_all
     ("path", "allow", "body"),
     [
         ("/v1/app", "POST", {"message": "Method Not Allowed"}),  # logs: the reference's body exactly
-        ("/api/v1/events", "POST", None),  # ops: {"error": {"code": 405, "message": ...}}
+        ("/api/v1/events", "POST, GET", None),  # ops (postEvent, queryEvents): {"error": {"code": 405, "message": ...}}
         ("/ping", "GET", None),  # usage: {"message": ...}
         ("/datahub/v1/events/delete", "POST", None),  # the literal resource, not /datahub/v1/events/{id}
     ],

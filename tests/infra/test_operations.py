@@ -525,3 +525,17 @@ def test_cfn_lint_passes_on_every_template(name: str, request: pytest.FixtureReq
             [cfn_lint_executable(), "--config-file", str(CFN_LINT_CONFIG), str(path)], capture_output=True, text=True
         )
         assert result.returncode == 0, f"{label}: {result.stdout}{result.stderr}"
+
+
+# --- CloudFormation's per-stack resource limit -----------------------------------------------------
+
+CLOUDFORMATION_MAX_RESOURCES = 500
+
+
+@pytest.mark.parametrize("fixture", ["dev", "prod", "prod_options"])
+def test_every_template_fits_cloudformations_resource_limit(request: pytest.FixtureRequest, fixture: str) -> None:
+    """A stack over 500 resources does not deploy; fail the build first (docs/edge.md, "What it costs")."""
+    synthesized: Synthesized = request.getfixturevalue(fixture)
+    templates = [synthesized.template_json, *synthesized.nested.values()]
+    for template in templates:
+        assert len(template["Resources"]) < CLOUDFORMATION_MAX_RESOURCES
