@@ -334,7 +334,7 @@ def endpoint_role_grants(template_json: dict, endpoint: Endpoint) -> dict[tuple[
     """(resource, condition) → actions of an endpoint function's role policy."""
     role_path = f"Api/{construct_id_for(endpoint)}/Role"
     role = template_json["Resources"][logical_id_by_path(template_json, f"{role_path}/Resource")]
-    assert "ManagedPolicyArns" not in role["Properties"]
+    assert "ManagedPolicyArns" not in role["Properties"] and "Policies" not in role["Properties"]
     policy = template_json["Resources"][logical_id_by_path(template_json, f"{role_path}/DefaultPolicy/Resource")]
     grants: dict[tuple[str, str], set[str]] = {}
     for statement in policy["Properties"]["PolicyDocument"]["Statement"]:

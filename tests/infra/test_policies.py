@@ -10,29 +10,13 @@ from ingest.spec import RouteKind
 
 from infra import access
 from infra.access import Resource, keeps_stream_records, needs_of
-from infra.endpoint_function import construct_id_for
 from infra.storage import RATE_COUNTERS_ONLY
 from tests.infra.infra_synth import Synthesized
-from tests.infra.test_infra_stack import as_list, canonical, iam_statements, logical_id_by_path
+from tests.infra.test_infra_stack import as_list, canonical, endpoint_role_grants, iam_statements, logical_id_by_path
 
 pytestmark = pytest.mark.infra
 
 PLATFORM_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-
-
-def role_grants(template_json: dict, endpoint: Endpoint) -> dict[tuple[str, str], set[str]]:
-    """(resource, condition) → actions of an endpoint function's role policy."""
-    role_path = f"Api/{construct_id_for(endpoint)}/Role"
-    role = template_json["Resources"][logical_id_by_path(template_json, f"{role_path}/Resource")]
-    assert "ManagedPolicyArns" not in role["Properties"] and "Policies" not in role["Properties"]
-    policy = template_json["Resources"][logical_id_by_path(template_json, f"{role_path}/DefaultPolicy/Resource")]
-    grants: dict[tuple[str, str], set[str]] = {}
-    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-        assert statement["Effect"] == "Allow"
-        for resource in as_list(statement["Resource"]):
-            key = (canonical(resource), canonical(statement.get("Condition")))
-            grants.setdefault(key, set()).update(as_list(statement["Action"]))
-    return grants
 
 
 def resource_keys(template_json: dict) -> dict[Resource, tuple[str, str]]:
@@ -58,7 +42,7 @@ def resource_keys(template_json: dict) -> dict[Resource, tuple[str, str]]:
 def test_each_function_holds_exactly_its_route_kinds_grants(synthesized: Synthesized, endpoint: Endpoint) -> None:
     template_json = synthesized.template_json
     keys = resource_keys(template_json)
-    grants = role_grants(template_json, endpoint)
+    grants = endpoint_role_grants(template_json, endpoint)
     for resource, actions in needs_of(endpoint).items():
         assert grants.pop(keys[resource]) == set(actions), resource
     # What is left: the function's own log group and X-Ray, nothing of the storage.
