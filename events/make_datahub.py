@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import zipfile
 
 from urllib3 import encode_multipart_formdata
 
+from events import make_operations
 from events.make_events import HERE
-from ingest import catalog
-from local import apigw
+from events.make_operations import js
 from local.emulator import SAMPLE_KEY
 
 AUTH = {"Authorization": f"Bearer {SAMPLE_KEY}"}
@@ -79,23 +78,9 @@ def csv_samples() -> dict[str, tuple[str, bytes, dict]]:
     }
 
 
-def js(document) -> bytes:
-    return json.dumps(document, indent=2).encode()
-
-
 def write(endpoint_name: str, samples: dict[str, tuple[str, bytes, dict]], *, base64_body: bool = False) -> None:
-    """name -> (concrete path, body, headers); path parameters come from the route."""
-    endpoint = catalog.get(endpoint_name)
-    folder = HERE / endpoint_name
-    folder.mkdir(exist_ok=True)
-    for name, (path, body, headers) in samples.items():
-        matched = apigw.match(endpoint.method, path)
-        assert matched and matched[0] is endpoint, f"{path} is not {endpoint.method} {endpoint.path}"
-        event = apigw.to_event(endpoint, matched[1], endpoint.method, path, list(headers.items()), body,
-                               "203.0.113.10", base64_body=base64_body)
-        event["requestContext"]["requestId"] = f"sample-{endpoint_name}-{name}"
-        event["requestContext"]["requestTimeEpoch"] = 1_700_000_000_000
-        (folder / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+    """The sample writer of events/make_operations.py, into this module's HERE (tests redirect it)."""
+    make_operations.write(endpoint_name, samples, base64_body=base64_body, root=HERE)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ Usage: python -m events.make_operations
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from events.make_events import DATAHUB_GUIDE_SAMPLE, HERE
 from ingest import catalog
@@ -25,16 +26,18 @@ def js(document) -> bytes:
     return json.dumps(document, indent=2).encode()
 
 
-def write(endpoint_name: str, samples: dict[str, tuple[str, bytes, dict]]) -> None:
-    """name -> (concrete path with query, body, headers); path parameters come from the route."""
+def write(endpoint_name: str, samples: dict[str, tuple[str, bytes, dict]], *, base64_body: bool = False,
+          root: Path = HERE) -> None:
+    """name -> (concrete path with query, body, headers); path parameters come from the route. A
+    binary body (a multipart upload) is base64 in the event, as API Gateway passes it."""
     endpoint = catalog.get(endpoint_name)
-    folder = HERE / endpoint_name
+    folder = root / endpoint_name
     folder.mkdir(exist_ok=True)
     for name, (path, body, headers) in samples.items():
         matched = apigw.match(endpoint.method, path)
         assert matched and matched[0] is endpoint, f"{path} is not {endpoint.method} {endpoint.path}"
         event = apigw.to_event(endpoint, matched[1], endpoint.method, path, list(headers.items()), body,
-                               "203.0.113.10", base64_body=False)
+                               "203.0.113.10", base64_body=base64_body)
         event["requestContext"]["requestId"] = f"sample-{endpoint_name}-{name}"
         event["requestContext"]["requestTimeEpoch"] = 1_700_000_000_000
         (folder / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
