@@ -168,34 +168,13 @@ class Monitoring(cdk.NestedStack):
         for endpoint in catalog.ENDPOINTS:
             collected = _Collected()
             metrics: list = [
-                cmc.CustomMetricWithAlarm(
-                    alarm_friendly_name="ServerErrors",
-                    metric=self._service_metric("ServerErrors", endpoint),
-                    add_alarm={
-                        CRITICAL: cmc.CustomThreshold(
-                            threshold=self.thresholds.server_errors,
-                            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                            treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
-                            additional_description="The service answered a 5xx (nothing was acknowledged).",
-                        )
-                    },
-                )
+                _above("ServerErrors", self._service_metric("ServerErrors", endpoint), CRITICAL,
+                       self.thresholds.server_errors, "The service answered a 5xx (nothing was acknowledged).")
             ]
             if endpoint.kind is RouteKind.INGEST:
-                metrics.append(
-                    cmc.CustomMetricWithAlarm(
-                        alarm_friendly_name="RejectedPercent",
-                        metric=self._rejected_percent(endpoint),
-                        add_alarm={
-                            WARNING: cmc.CustomThreshold(
-                                threshold=self.thresholds.rejected_percent,
-                                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                                treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
-                                additional_description="Share of the endpoint's events that were rejected.",
-                            )
-                        },
-                    )
-                )
+                metrics.append(_above("RejectedPercent", self._rejected_percent(endpoint), WARNING,
+                                      self.thresholds.rejected_percent,
+                                      "Share of the endpoint's events that were rejected."))
             self.facade.monitor_custom(
                 alarm_friendly_name=_friendly(endpoint.name),
                 human_readable_name=f"{endpoint.method} {endpoint.path}: service errors and rejects",
@@ -361,6 +340,23 @@ class Monitoring(cdk.NestedStack):
                 )
             ],
         )
+
+
+def _above(name: str, metric: cloudwatch.IMetric, severity: str, threshold: float,
+           description: str) -> cmc.CustomMetricWithAlarm:
+    """A custom metric alarming when above `threshold` (missing data: not breaching)."""
+    return cmc.CustomMetricWithAlarm(
+        alarm_friendly_name=name,
+        metric=metric,
+        add_alarm={
+            severity: cmc.CustomThreshold(
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
+                additional_description=description,
+            )
+        },
+    )
 
 
 def _friendly(name: str) -> str:
