@@ -44,11 +44,6 @@ class RouteKind(StrEnum):
         return self in (RouteKind.INGEST, RouteKind.DELETE, RouteKind.STREAMS)
 
     @property
-    def signs_cursors(self) -> bool:
-        """Routes that hand out and check signed cursors (they read the cursor secret)."""
-        return self is RouteKind.QUERY
-
-    @property
     def finds_stored(self) -> bool:
         """Routes that answer 404 when nothing of the tenant matches."""
         return self in (RouteKind.READ, RouteKind.DELETE, RouteKind.STREAMS)
