@@ -75,14 +75,17 @@ def number_size(text: str) -> int:
     return math.ceil(len(digits) / 2) + 1
 
 
-# Generated numeric ids (an ops event id is a 64-bit decimal, 1 to 20 digits) are counted at their
-# full width wherever they appear: an upper bound that does not change with the id drawn.
-_LONG_DIGITS = re.compile(r"\d{12,20}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{12,20}")
+# Generated numeric ids (an ops event id is a signed 64-bit decimal, 1 to 20 digits and maybe a sign) are
+# counted at their full width, sign included, wherever they appear: an upper bound that does not change
+# with the id drawn.
+# A UUID is 36 characters whatever is drawn, so UUIDs are masked first: a derived id (a uuid5 of the
+# tenant, drawn fresh per run) whose last group happens to be all digits must not count as a 20-digit id.
+_LONG_DIGITS_BYTES = re.compile(rb"-?\d{12,20}")
+_UUID_BYTES = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _stable(data: bytes) -> int:
-    return len(_LONG_DIGITS_BYTES.sub(b"0" * 20, data))
+    return len(_LONG_DIGITS_BYTES.sub(b"-" + b"0" * 20, _UUID_BYTES.sub(b"u" * 36, data)))
 
 
 def value_size(value: dict[str, Any]) -> int:
@@ -272,7 +275,10 @@ def measure(deployed: Deployed, dynamodb, events_table: str) -> list[Measured]:
         ]  # fmt: skip
         if not items or not requests:
             raise RuntimeError(f"{endpoint.name}: no valid sample stored anything")
-        typical = sorted(items, key=item_size)[len(items) // 2]
+        # Ties in size are broken by the index entry's size, not by scan order (which can change).
+        typical = sorted(items, key=lambda i: (item_size(i), item_size(i, index_attributes(deployed, i) or set())))[
+            len(items) // 2
+        ]
         attrs = index_attributes(deployed, typical)
         index_bytes = item_size(typical, attrs) if attrs else 0
         printed = [line for line in stdout.getvalue().splitlines() if line.strip()] + capture.lines

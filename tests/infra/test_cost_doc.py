@@ -39,6 +39,15 @@ def test_item_size_follows_dynamodbs_rules() -> None:
     assert cost.number_size("1000000") == 5 and cost.number_size("123.45") == 4 and cost.number_size("0.05") == 2
 
 
+def test_sizes_do_not_depend_on_the_ids_drawn() -> None:
+    # A derived id is a uuid5 of the (fresh) tenant: one whose last group is all digits is still 36 bytes,
+    # and a generated numeric id counts at its full 20 digits and a sign, whatever its length and sign.
+    assert cost.item_size({"sk": {"S": "7d8d6e44-312c-59af-b967-123412341234"}}) == 2 + 36
+    assert cost.item_size({"sk": {"S": "7d8d6e44-312c-59af-b967-3b008b35a8a8"}}) == 2 + 36
+    sizes = {cost.item_size({"id": {"S": n}}) for n in ("123456789012", "12345678901234567890", "-4726859646049589392")}
+    assert sizes == {2 + 21}
+
+
 @pytest.mark.parametrize(
     ("projection", "expected"),
     [
