@@ -347,8 +347,9 @@ def render(env_name: str, deployed: Deployed, measured: list[Measured]) -> str:
     ]
     for m in measured:
         c = costs(deployed, m)
-        total = sum(c[k] for k in COLUMNS)
-        cells = " | ".join(f"{c[k]:.3f}" for k in COLUMNS)
+        shown = [round(c[k], 3) for k in COLUMNS]
+        total = sum(shown)  # of the cells as shown: the row adds up, and only a cell's change moves it
+        cells = " | ".join(f"{value:.3f}" for value in shown)
         lines.append(f"| {m.family} | `{m.route}` | {m.events_per_request} | {m.item_bytes} | {m.index_bytes} | {cells} | {total:.3f} |")
     memories = sorted({f"{m.memory_mb} MB {'arm64' if m.arm64 else 'x86_64'}" for m in measured})
     lines += [
@@ -356,8 +357,8 @@ def render(env_name: str, deployed: Deployed, measured: list[Measured]) -> str:
         "How each column is computed:",
         "",
         "Item and index sizes (bytes) are the median event item the route's `valid*` samples stored, measured by DynamoDB's",
-        "rules; numbers keep their trailing zeros and generated numeric ids count 20 digits (an upper bound that does",
-        "not change from run to run).",
+        "rules; numbers keep their trailing zeros, generated numeric ids count a sign and 20 digits and UUIDs 36",
+        "characters (upper bounds that do not change from run to run).",
         "",
         f"* **DynamoDB writes**: per event, its item's write units (size rounded up to 1 KB) plus its "
         f"`{index.get('IndexName', 'index')}` index entry's (projection from the template: {projected}); "
