@@ -6,18 +6,28 @@ ones. Nothing else in the package reads ``os.environ``.
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
+from typing import Any, get_origin
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.spec import Endpoint, Limits
 
 DAY_SECONDS = 86_400
+ENV_PREFIX = "INGEST_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INGEST_", frozen=True)
+class Settings(BaseModel):
+    """Each field from ``INGEST_<FIELD>`` (any case; dict fields as JSON), values passed to the
+    constructor over those. A plain pydantic model, not pydantic-settings: importing that costs every
+    cold start 60-100 ms (issue 14) for what these few lines do."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_from_environ(type(self)), **values})
 
     events_table: str = "ingest-events"
     keys_table: str = "ingest-keys"
@@ -55,6 +65,25 @@ class Settings(BaseSettings):
             max_body_bytes=override.get("max_body_bytes", endpoint.limits.max_body_bytes),
             max_wire_bytes=override.get("max_wire_bytes", endpoint.limits.max_wire_bytes),
         )
+
+
+def _from_environ(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's fields set in the environment: strings as they are (pydantic coerces and checks
+    them), JSON for the dict fields; a variable that is not JSON names itself in the error."""
+    environ = {name.upper(): value for name, value in os.environ.items() if name.upper().startswith(ENV_PREFIX)}
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        variable = ENV_PREFIX + name.upper()
+        if variable not in environ:
+            continue
+        value = environ[variable]
+        if get_origin(field.annotation) is dict:
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"{variable} is not JSON: {exc}") from None
+        values[name] = value
+    return values
 
 
 @lru_cache(maxsize=1)
