@@ -16,6 +16,9 @@ from ingest.store import Store
 # The key written into every file under events/; registered by `make invoke` and by the tests.
 SAMPLE_KEY = "SAMPLE01.aW5nZXN0LWFwaSBzYW1wbGUga2V5OiBldmVudHMvIG9ubHkh"
 SAMPLE_TENANT = "sample"
+# The listen backlog of every local server (the emulator, the gateway, the fault proxy): well above
+# the connections one process may open at once (ingest.store.PARALLEL_CALLS) times a few processes.
+LISTEN_BACKLOG = 1024
 
 
 def start_moto(host: str = "127.0.0.1", port: int = 4566):
@@ -23,8 +26,12 @@ def start_moto(host: str = "127.0.0.1", port: int = 4566):
     import logging
 
     from moto.server import ThreadedMotoServer
+    from werkzeug.serving import ThreadedWSGIServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call drowns the request log
+    # werkzeug listens with a backlog of 128; one process's burst of new connections can be PARALLEL_CALLS
+    # (ingest.store) per client, and several clients at once: above it, connects time out.
+    ThreadedWSGIServer.request_queue_size = LISTEN_BACKLOG
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()

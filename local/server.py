@@ -357,7 +357,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 class LocalGateway(ThreadingHTTPServer):
     # The listen backlog (the stdlib's is 5): a burst of clients waits here for its thread instead
     # of having SYNs dropped (a 1 s retry) or connections reset.
-    request_queue_size = 128
+    request_queue_size = emulator.LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], read_timeout: float = READ_TIMEOUT) -> None:
         self.read_timeout = read_timeout

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local.emulator import LISTEN_BACKLOG
+
 DYNAMODB_TARGET_PREFIX = "DynamoDB_20120810."
 DYNAMODB_JSON = "application/x-amz-json-1.0"
 ANY = "*"
@@ -523,7 +525,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 128
+    request_queue_size = LISTEN_BACKLOG  # a burst of a process's PARALLEL_CALLS connections, and more
     proxy: FaultProxy
 
     def handle_error(self, request, client_address) -> None:  # a client that vanished is no news here

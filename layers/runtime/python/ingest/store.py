@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 
 import boto3
 from botocore.config import Config
@@ -33,12 +33,12 @@ WRITE_CHUNK = 25  # BatchWriteItem's hard limit (moto accepts more; DynamoDB ref
 READ_CHUNK = 100  # BatchGetItem's hard limit
 SHARD_COUNT_CACHE = 10_000  # streams whose shard count a process keeps (a few hundred KB at most)
 # Calls that may run at once (a batch's conditional puts): the process's pool and connection pool.
-# 64, as since issue 11: more would cut a big batch's round trips (128 makes a 255-event DataHub
-# batch's puts two, not four), but a burst of over 64 new connections per process overflowed the
-# listen backlog (128) of the local emulator and the fault proxy on this shared machine (connect
-# timeouts, then 503s in tests/faults and a 5 MB logs test). Deployed DynamoDB has no such limit;
-# raising this wants those backlogs raised first (issue 14's note in the README).
-PARALLEL_CALLS = 64
+# 128: a 255-event DataHub batch's puts take two rounds (64 took four), a 1,000-event usage batch's
+# eight. A burst of that many new connections wants a listen backlog above it: the local emulator,
+# the local gateway and the fault proxy listen with LISTEN_BACKLOG (the stdlib's and werkzeug's 128
+# overflowed: connect timeouts, then 503s). Deployed DynamoDB has no such limit. A lane opens its
+# connection only when a request has that many calls to make, so a small request opens few.
+PARALLEL_CALLS = 128
 _POOL = ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="aws")
 BUDGET_SPENT = "The storage budget for this request ran out; retry the request."
 NOT_ACCEPTED = "Storage did not accept the request; retry it."
@@ -528,15 +528,7 @@ class Store:
     def _index_partition(self, *, pk: str, start_ms: int, end_ms: int, deadline: Deadline) -> list[dict]:
         kwargs: dict = {"TableName": self.settings.events_table, "ProjectionExpression": layout.TIMED_KEY_PROJECTION}
         kwargs.update(layout.partition_query(pk, start_ms=start_ms, end_ms=end_ms))
-        items: list[dict] = []
-        while True:
-            if deadline.expired():  # the request has answered 503 already: stop reading
-                raise Unavailable(BUDGET_SPENT)
-            response = self.dynamodb.query(**kwargs)
-            items.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [item for page in _pages(self.dynamodb.query, deadline, kwargs) for item in page.get("Items", [])]
 
     def items(self, keys: Sequence[ItemKey], deadline: Deadline) -> dict[ItemKey, dict]:
         """Whole stored items by key (consistent BatchGetItem, every chunk of 100 at once on the pool,
@@ -593,13 +585,9 @@ class Store:
 
     def query_items(self, query: dict, deadline: Deadline) -> Iterator[dict]:
         """Items of a Query (ingest.layout's arguments) on the events table, paginated lazily."""
-        kwargs = {"TableName": self.settings.events_table, **query}
-        while True:
-            response = self._call(self.dynamodb.query, deadline, **kwargs)
+        page = partial(self._call, self.dynamodb.query, deadline)  # each on the pool, within the budget
+        for response in _pages(page, deadline, {"TableName": self.settings.events_table, **query}):
             yield from response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def count(self, queries: Sequence[dict], deadline: Deadline) -> list[int]:
         """The Count of each Select=COUNT Query (ingest.layout's arguments), every page of it: the
@@ -728,18 +716,24 @@ def _attempts(operation, calls: list[dict], conditional: bool) -> list:
     return answers
 
 
+def _pages(query, deadline: Deadline, kwargs: dict) -> Iterator[dict]:
+    """Every page of one Query, following LastEvaluatedKey; Unavailable once the deadline has passed
+    (the request has answered 503 already: stop reading)."""
+    kwargs = dict(kwargs)
+    while True:
+        if deadline.expired():
+            raise Unavailable(BUDGET_SPENT)
+        page = query(**kwargs)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def _count_pages(query, deadline: Deadline):
     """A Query call that follows LastEvaluatedKey and answers the summed Count (one lane of `_run`)."""
 
     def count(**kwargs) -> int:
-        total = 0
-        while True:
-            if deadline.expired():
-                raise Unavailable(BUDGET_SPENT)
-            response = query(**kwargs)
-            total += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                return total
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sum(int(page.get("Count", 0)) for page in _pages(query, deadline, kwargs))
 
     return count
