@@ -24,8 +24,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -234,7 +237,39 @@ def header(answer: dict, name: str) -> str | None:
 # --- the test ------------------------------------------------------------------------------------
 
 
-def lambda_environment(props: dict, resolve, code: Path, opt: Path, sdk: Path, scratch: Path) -> dict[str, str]:
+class XRayDaemon:
+    """A UDP socket where the X-Ray daemon would listen: every datagram the SDK sends, kept (a header
+    line, then one segment or subsegment document)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.settimeout(0.2)
+        self.address = "127.0.0.1:%d" % self.socket.getsockname()[1]
+        self.documents: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                datagram = self.socket.recv(65_536)
+            except TimeoutError:
+                continue
+            _, _, document = datagram.partition(b"\n")
+            self.documents.append(json.loads(document))
+
+    def close(self) -> list[dict]:
+        time.sleep(0.5)  # the last datagrams of the last process
+        self._stop.set()
+        self._thread.join()
+        self.socket.close()
+        return self.documents
+
+
+def lambda_environment(props: dict, resolve, code: Path, opt: Path, sdk: Path, scratch: Path,
+                       xray_daemon: str = "127.0.0.1:2000") -> dict[str, str]:
     """What the function's process sees: the template's variables and what Lambda itself sets."""
     python_path = [code, opt / "python" / "lib" / "python3.13" / "site-packages", opt / "python", sdk]
     return {
@@ -248,7 +283,7 @@ def lambda_environment(props: dict, resolve, code: Path, opt: Path, sdk: Path, s
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13", "LAMBDA_TASK_ROOT": str(code), "_HANDLER": props["Handler"],
         "AWS_LAMBDA_FUNCTION_NAME": code.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
         # Active tracing: the X-Ray SDK runs and sends its segments to a daemon address, as deployed.
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR", "AWS_XRAY_DAEMON_ADDRESS": xray_daemon,
         **{name: resolve(name, value) for name, value in props.get("Environment", {}).get("Variables", {}).items()},
     }  # fmt: skip
 
@@ -290,6 +325,7 @@ def test_every_synthesized_function_runs_from_its_assets_under_python_313(
 
     resolve = resolver(dev, settings)
     sdk = runtime_sdk(twin_platform)
+    daemon = XRayDaemon()
     opts: dict[tuple[Path, ...], Path] = {}
     stages: dict[int, list[dict]] = defaultdict(list)
     expected: dict[tuple[str, str], int] = {}
@@ -318,7 +354,7 @@ def test_every_synthesized_function_runs_from_its_assets_under_python_313(
         stages[stage(name)].append({
             "id": logical_id, "name": name, "handler": props["Handler"], "code": str(code), "opt": str(opts[assets]),
             "memory": str(props.get("MemorySize", 128)), "timeout": props.get("Timeout", 3), "calls": calls,
-            "env": lambda_environment(props, resolve, code, opts[assets], sdk, tmp_path),
+            "env": lambda_environment(props, resolve, code, opts[assets], sdk, tmp_path, daemon.address),
         })  # fmt: skip
 
     # Stage by stage (stored events exist before they are read or deleted); within a stage two
@@ -392,6 +428,19 @@ def test_every_synthesized_function_runs_from_its_assets_under_python_313(
     assert output, "the functions printed nothing: no request log, no EMF metrics"
     for secret in (key, *(k for k, _ in keepers.values())):
         assert secret not in output and secret.split(".", 1)[1] not in output
+
+    # Tracing works as deployed: every endpoint function's handler reached the daemon as a subsegment,
+    # none too big to send, none carrying an answer (tenants' events) or a key.
+    documents = daemon.close()
+    assert "Message too long" not in output
+    traced = {document.get("name") for document in documents}
+    assert "## lambda_handler" in traced, sorted(traced)[:20]
+    handler_segments = [document for document in documents if document.get("name") == "## lambda_handler"]
+    assert len(handler_segments) >= len(by_logical_id)
+    sent = json.dumps(documents)
+    assert '"lambda_handler response"' not in sent and "lambda_handler response" not in sent
+    for secret in (key, *(k for k, _ in keepers.values())):
+        assert secret not in sent and secret.split(".", 1)[1] not in sent
 
 
 def test_deployed_dependency_asset_is_the_locked_closure_for_arm64(dev: Synthesized, twin_platform: str, twin_layer: Path) -> None:

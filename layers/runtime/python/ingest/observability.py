@@ -51,10 +51,14 @@ class LazyTracer:
         return Tracer(service=SERVICE)
 
     def capture_lambda_handler(self, handler=None, **options):
-        if handler is None:  # used as @tracer.capture_lambda_handler(capture_response=False)
+        if handler is None:  # used as @tracer.capture_lambda_handler(capture_response=True)
             return lambda function: self.capture_lambda_handler(function, **options)
         if not self.enabled:
             return handler
+        # Answers are never trace metadata: they hold tenants' events (read-back, queries) and run to
+        # megabytes (a 1,000-event batch's outcomes), past a UDP datagram to the X-Ray daemon ("Message
+        # too long": the whole segment lost). Errors still are (capture_error, Powertools' default).
+        options.setdefault("capture_response", False)
         return self.tracer.capture_lambda_handler(handler, **options)
 
 
