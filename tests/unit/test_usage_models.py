@@ -13,6 +13,7 @@ from ingest import catalog
 from ingest.auth import Principal
 from ingest.catalog import Endpoint, Limits, Route, RouteKind
 from ingest.errors import BadRequest, Unauthorized
+import ingest.families.usage as usage_package
 from ingest.families.usage import ec2 as usage_ec2, family as usage, s3 as usage_s3
 from ingest.family import EventOutcome, Outcome, Status
 from ingest.request import Request
@@ -280,7 +281,7 @@ def test_routes_bind_to_their_role_and_a_foreign_route_fails_at_cold_start():
                      "usage_ec2": "single", "usage_ec2_batch": "batch", "usage_ec2_batch_size": "batch_size",
                      "usage_ping": "ping"}
     # A service's family object declared on an ingest route without its role (single or batch).
-    stray = Route("x", "POST", "/s3/other", RouteKind.INGEST, impl=usage.UsageFamily(usage_s3.SERVICE))
+    stray = Route("x", "POST", "/s3/other", RouteKind.INGEST, impl=usage.UsageFamily(usage_package.S3))
     with pytest.raises(ValueError, match="needs a service and the role"):
         stray.impl.bind(stray, SETTINGS)
 
@@ -331,7 +332,7 @@ def test_ec2_duration_3600_and_3600_0_are_one_event():
 
 
 def test_ec2_types_are_documented_for_the_openapi_document():
-    schema = TypeAdapter(usage_ec2.SERVICE.event).json_schema()
+    schema = TypeAdapter(usage_package.EC2.event).json_schema()
     for name in ("Ec2InstanceStarted", "Ec2InstanceStopped", "Ec2InstanceUsage"):
         definition = schema["$defs"][name]
         assert definition.get("description")

@@ -2,19 +2,23 @@
 
 The whole family, declared once: one set of routes per cloud service (`service_routes`), `GET /ping`,
 `X-API-Key`, keep-first dedup on the SHA-256 of the canonical event, the `{"message": ...}` dialect.
-Behaviour: `family.py`; a service's models: `s3.py`, `ec2.py`; read-back: `read.py`. A third service is
-one model module and one `*service_routes(...)` line below (docs/usage.md).
+Behaviour: `family.py`; a service's models: `s3.py`, `ec2.py` (imported only by the routes that validate
+them); read-back: `read.py`. A third service is one model module, one `UsageService` and one
+`*service_routes(...)` line below (docs/usage.md).
 """
 
 from __future__ import annotations
 
-from ingest.families.usage import ec2, s3
 from ingest.families.usage.family import PING, Role, UsageFamily, UsageMessageBody, UsageService
 from ingest.families.usage.read import UsageReadFamily
 from ingest.families.usage.telemetry import UsageTelemetryFamily
 from ingest.spec import AuthScheme, FamilySpec, Limits, Route, RouteKind, WritePolicy
 
 X_API_KEY = AuthScheme.in_header("x-api-key", "X-API-Key")
+
+# The services; each one's models are imported by the first route that validates them.
+S3 = UsageService(name="s3", title="S3", models="ingest.families.usage.s3:S3Event")
+EC2 = UsageService(name="ec2", title="EC2", models="ingest.families.usage.ec2:Ec2EventUnion")
 
 
 def service_routes(service: UsageService, *, single_summary: str, operation_id: str | None = None) -> tuple[Route, ...]:
@@ -93,10 +97,10 @@ SPEC = FamilySpec(
     error_model=UsageMessageBody,
     error_descriptions={401: "Missing or invalid API key (`X-API-Key`).", 403: "The key may not use the usage-events API."},
     routes=(
-        *service_routes(s3.SERVICE, operation_id="receiveS3Event",
+        *service_routes(S3, operation_id="receiveS3Event",
                         single_summary="Send one S3 usage event: 200 when stored (or already stored), 400 naming the "
                         "invalid field."),
-        *service_routes(ec2.SERVICE,
+        *service_routes(EC2,
                         single_summary="Send one EC2 usage event (instance started, stopped, or a usage interval)."),
         Route(
             name="usage_ping", method="GET", path="/ping", kind=RouteKind.PING, impl=PING,

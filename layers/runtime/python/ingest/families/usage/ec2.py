@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
 
-from ingest.families.usage.family import Text, UsageEvent, UsageFamily, UsageService, event_union, integer
+from ingest.families.usage.family import Text, UsageEvent, event_union, integer
 
 PositiveInteger = integer(minimum=1)
 PurchaseOption = Literal["on-demand", "spot", "reserved", "savings-plan", "dedicated"]
@@ -71,6 +71,4 @@ class Ec2InstanceUsage(Ec2Event):
 
 
 Ec2EventUnion = event_union(Ec2InstanceStarted, Ec2InstanceStopped, Ec2InstanceUsage)
-
-SERVICE = UsageService(name="ec2", title="EC2", event=Ec2EventUnion)
 

@@ -1,9 +1,9 @@
 """Usage events, wire-compatible with Dashdive's ingest API: one route per cloud service.
 
 A service (S3, EC2, ...) is one model module of this package (``s3.py``, ``ec2.py``): its events as a
-union discriminated on ``action`` and its ``SERVICE = UsageService(...)``. The package's spec
-(``__init__.py``) declares each service's routes with ``service_routes``, one family object per
-route, and the route decides the dialect:
+union discriminated on ``action``. The package's spec (``__init__.py``) names each service
+(``UsageService``, its models by module path, imported on first use) and declares its routes with
+``service_routes``, one family object per route, and the route decides the dialect:
 
 * ``POST /<service>``: one event object; 200 ``{"message": ...}`` (also for a duplicate), or 400
   naming the field.
@@ -22,8 +22,10 @@ lands on the same item and is reported as a duplicate, never counted twice.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union, get_args
 
@@ -111,7 +113,14 @@ def event_union(*models: type[UsageEvent]) -> Any:
 class UsageService:
     name: str  # the route's first segment and the storage stream: "s3"
     title: str  # how messages and the OpenAPI document name it: "S3"
-    event: Any  # event_union(...) of the service's models
+    models: str  # "<module>:<name>" of the event_union(...) of the service's models, imported when first used
+
+    @property
+    def event(self) -> Any:
+        """The service's event union. Its module is imported on first use, so a handler imports only
+        its own service's models (S3's 38 take ~150 ms to build; an EC2 handler never builds them)."""
+        module, _, name = self.models.partition(":")
+        return getattr(importlib.import_module(module), name)
 
     @property
     def path(self) -> str:
@@ -184,18 +193,33 @@ class UsageFamily(Family):
         self.role = role  # which route of the service this object serves (SINGLE or BATCH for ingest routes)
         self.batch_route = batch_route  # a BATCH_SIZE route: the batch route whose event limit it announces
         self.recommended_batch_size: int | None = None
-        if service is not None:
-            self.adapter = TypeAdapter(service.event)
-            self.list_adapter = TypeAdapter(list[service.event])
-            self.actions = action_names(service.event)
+
+    # Built for the route that validates (bind), not for every route declared: a service's routes
+    # are four family objects, and its union's adapters cost ~5 ms a pair.
+    @cached_property
+    def adapter(self) -> TypeAdapter:
+        return TypeAdapter(self.service.event)
+
+    @cached_property
+    def list_adapter(self) -> TypeAdapter:
+        return TypeAdapter(list[self.service.event])
+
+    @cached_property
+    def actions(self) -> tuple[str, ...]:
+        return action_names(self.service.event)
 
     # --- which route ------------------------------------------------------------------------------
 
     def bind(self, endpoint: Endpoint, settings) -> UsageFamily:
         """This family as one route uses it. The route decides the dialect; a family object declared
         for the wrong kind of route fails at cold start rather than on the first request."""
+        role = self.role_of(endpoint)
+        if role in (Role.SINGLE, Role.BATCH):
+            # Built at cold start (the init phase), not on the first request, on the declared object,
+            # so every binding of the route shares them.
+            self.adapter, self.list_adapter, self.actions  # noqa: B018
         bound = super().bind(endpoint, settings)
-        bound.role = self.role_of(endpoint)
+        bound.role = role
         if bound.role is Role.BATCH_SIZE:
             bound.recommended_batch_size = settings.limits_for(self.batch_route).max_events
         return bound

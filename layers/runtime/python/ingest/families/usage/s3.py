@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
-from ingest.families.usage.family import Count, Text, UsageEvent, UsageFamily, UsageService, event_union, integer
+from ingest.families.usage.family import Count, Text, UsageEvent, event_union, integer
 
 S3Provider = Literal["aws", "backblaze", "wasabi"]
 PartNumber = Annotated[integer(minimum=1), Field(description="The part's number (S3 numbers parts from 1).")]
@@ -245,6 +245,4 @@ S3Event = event_union(
     S3CreateMultipartUpload, S3CompleteMultipartUpload, S3AbortMultipartUpload, S3UploadPart, S3UploadPartCopy,
     S3ListParts, S3ListMultipartUploads,
 )
-
-SERVICE = UsageService(name="s3", title="S3", event=S3Event)
 
