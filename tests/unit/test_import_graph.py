@@ -46,6 +46,19 @@ def test_a_handler_imports_only_its_own_family_and_no_xray_when_tracing_is_off(f
     assert not any(name.split(".")[0] == "aws_xray_sdk" for name in modules)
 
 
+USAGE_SERVICE_MODELS = {"s3": "ingest.families.usage.s3", "ec2": "ingest.families.usage.ec2"}
+
+
+@pytest.mark.parametrize("route", ["usage_s3_batch", "usage_ec2", "read_usage_ec2_event", "usage_ping"])
+def test_a_usage_handler_imports_only_the_models_of_the_service_it_validates(route):
+    modules = set(_imported(route, {"POWERTOOLS_TRACE_DISABLED": "true"}))
+    endpoint = catalog.get(route)
+    validates = endpoint.kind.name == "INGEST"
+    for service, module in USAGE_SERVICE_MODELS.items():
+        expected = validates and endpoint.path.startswith(f"/{service}")
+        assert (module in modules) is expected, (route, module)
+
+
 def test_outside_lambda_tracing_is_off_without_being_told():
     modules = _imported("datahub_events", {})
     assert "aws_xray_sdk" not in modules
