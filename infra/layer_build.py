@@ -26,9 +26,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
-from infra.paths import DEPS_LAYER_DIR, DEPS_LOCK
+from infra import bytecode
+from infra.paths import BUILD_DIR, DEPS_LAYER_DIR, DEPS_LOCK, RUNTIME_PYTHON_DIR
 
 # What Lambda runs (infra.lambda_platform checks the function's runtime and architecture agree).
 PLATFORM = "manylinux2014_aarch64"
@@ -51,7 +53,16 @@ LOCK_PLATFORMS = ("manylinux2014_aarch64", "manylinux2014_x86_64")
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
 # Bump when the recipe below changes so existing stamps stop matching.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"  # 3: bytecode for Python 3.13 compiled in (infra.bytecode)
+
+# The runtime layer as it ships: layers/runtime/python with its bytecode compiled in.
+RUNTIME_BUILD_DIR = BUILD_DIR / "layers" / "runtime"
+
+
+@lru_cache(maxsize=1)
+def compiler() -> Path | None:
+    """The Python 3.13 that compiles the layers' bytecode (None: they ship sources only)."""
+    return bytecode.find_python()
 
 
 def platform_for_machine(machine: str | None = None) -> str:
@@ -84,7 +95,8 @@ def pip_install_command(requirements: Path, target: Path, platform: str = PLATFO
         *pip_platform_args(platform),
         # Every requirement (the whole closure) must be pinned in the lock with the wheel's hash.
         "--require-hashes",
-        # .pyc files compiled here would be for the build interpreter, not Lambda's 3.13.
+        # .pyc files compiled here would be for the build interpreter, not Lambda's 3.13
+        # (infra.bytecode compiles them afterwards with a 3.13).
         "--no-compile",
         "--disable-pip-version-check",
         "--quiet",
@@ -94,7 +106,8 @@ def pip_install_command(requirements: Path, target: Path, platform: str = PLATFO
 
 
 def requirements_hash(requirements: Path, platform: str = PLATFORM) -> str:
-    recipe = f"{RECIPE_VERSION}|{platform}|{PYTHON_VERSION}|{IMPLEMENTATION}|{','.join(RUNTIME_PROVIDED)}\n"
+    compiled = "bytecode" if compiler() else "sources"  # a 3.13 found later rebuilds with bytecode
+    recipe = f"{RECIPE_VERSION}|{platform}|{PYTHON_VERSION}|{IMPLEMENTATION}|{','.join(RUNTIME_PROVIDED)}|{compiled}\n"
     return hashlib.sha256(recipe.encode() + requirements.read_bytes()).hexdigest()
 
 
@@ -144,6 +157,35 @@ def _install(requirements: Path, layer_dir: Path, platform: str) -> None:
     if result.returncode != 0:
         raise RuntimeError(f"dependency layer build failed:\n{result.stdout}\n{result.stderr}")
     _prune(target)
+    python = compiler()
+    if python is None:
+        bytecode.warn_sources_only("the layers")
+    else:
+        bytecode.compile_tree(target, python)
+
+
+def build_runtime_layer(source: Path = RUNTIME_PYTHON_DIR, layer_dir: Path = RUNTIME_BUILD_DIR) -> Path:
+    """The runtime layer's asset: ``source`` (the ingest package) copied to ``layer_dir/python``
+    with its bytecode for Python 3.13, rebuilt only when the sources (or the compiler) change.
+    Returns ``layer_dir``, the directory to hand to ``Code.from_asset``."""
+    python = compiler()
+    digest = hashlib.sha256(f"{RECIPE_VERSION}|{python and bytecode.interpreter_version(python)}".encode())
+    for path in sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"):
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
+    layer_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive_lock(layer_dir):
+        stamp = stamp_path(layer_dir)
+        if stamp.is_file() and stamp.read_text().strip() == digest.hexdigest() and (layer_dir / "python").is_dir():
+            return layer_dir
+        stamp.unlink(missing_ok=True)
+        shutil.rmtree(layer_dir, ignore_errors=True)
+        shutil.copytree(source, layer_dir / "python", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if python is None:
+            bytecode.warn_sources_only("the layers")
+        else:
+            bytecode.compile_tree(layer_dir / "python", python)
+        stamp.write_text(digest.hexdigest() + "\n")
+    return layer_dir
 
 
 def _run_pip(command: list[str]) -> subprocess.CompletedProcess[str]:
@@ -158,8 +200,7 @@ def _prune(target: Path) -> None:
             shutil.rmtree(dist_info)
     # Console scripts are useless in a layer and carry the build machine's interpreter path.
     shutil.rmtree(target / "bin", ignore_errors=True)
-    for cache in list(target.rglob("__pycache__")):
-        shutil.rmtree(cache, ignore_errors=True)
+    bytecode.remove_bytecode(target)
 
 
 @contextmanager

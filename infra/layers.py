@@ -1,7 +1,8 @@
 """The two layers every function carries: third-party dependencies and our runtime package.
 
 Split so that a change to ``ingest`` publishes a small layer and leaves the ~20 MB dependency
-layer (and its asset hash) untouched.
+layer (and its asset hash) untouched. Both are built under build/layers with their bytecode for
+Python 3.13 (infra.bytecode: /opt is read-only, so without it every cold start compiles them).
 """
 
 from __future__ import annotations
@@ -11,11 +12,7 @@ from constructs import Construct
 
 from infra.config import EnvConfig
 from infra.lambda_platform import ARCHITECTURE, RUNTIME
-from infra.layer_build import build_dependency_layer
-from infra.paths import RUNTIME_LAYER_DIR
-
-# Bytecode from the build machine is for the wrong interpreter and only churns the asset hash.
-_NOT_SHIPPED = ["**/__pycache__", "**/*.pyc"]
+from infra.layer_build import build_dependency_layer, build_runtime_layer
 
 
 class Layers(Construct):
@@ -29,7 +26,7 @@ class Layers(Construct):
         )
         self.runtime = self._layer(
             "Runtime",
-            lambda_.Code.from_asset(str(RUNTIME_LAYER_DIR), exclude=_NOT_SHIPPED),
+            lambda_.Code.from_asset(str(build_runtime_layer())),
             "The ingest runtime package: catalog, pipeline, families, storage access.",
             config,
         )

@@ -16,5 +16,6 @@ DEPS_REQUIREMENTS = REPO_ROOT / "layers" / "deps" / "requirements.txt"
 # The full dependency closure of DEPS_REQUIREMENTS, pinned with hashes (`make lock` writes it): what
 # the layer is built from, with pip's --require-hashes.
 DEPS_LOCK = REPO_ROOT / "layers" / "deps" / "requirements.lock.txt"
-# Built artifact (git-ignored): the asset root holds python/ as Lambda layers expect.
-DEPS_LAYER_DIR = REPO_ROOT / "build" / "layers" / "deps"
+# Built artifacts (git-ignored): each asset root holds python/ as Lambda layers expect.
+BUILD_DIR = REPO_ROOT / "build"
+DEPS_LAYER_DIR = BUILD_DIR / "layers" / "deps"

@@ -65,6 +65,13 @@ def run(function: dict) -> dict:
         except BaseException:  # noqa: BLE001
             outcome["calls"].append({"name": call["name"], "error": traceback.format_exc()})
     outcome["origins"] = {name: getattr(sys.modules.get(name), "__file__", None) for name in WATCHED_MODULES}
+    # Modules loaded from the layers (/opt/python) whose bytecode was not shipped beside them.
+    opt = os.path.join(function["opt"], "python") + os.sep
+    outcome["uncompiled"] = sorted(
+        name for name, module in list(sys.modules.items())
+        if (getattr(module, "__file__", None) or "").startswith(opt) and module.__file__.endswith(".py")
+        and not (getattr(module, "__cached__", None) and os.path.isfile(module.__cached__))
+    )  # fmt: skip
     return outcome
 
 

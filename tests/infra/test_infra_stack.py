@@ -313,7 +313,16 @@ def test_layers_target_arm64_python313_and_ship_the_right_content(dev: Synthesiz
     assert list((deps / "python" / "pydantic_core").glob("*cpython-313-aarch64-linux-gnu.so"))
     assert not (deps / "python" / "botocore").exists(), "botocore must come from the Lambda runtime"
     assert (runtime / "python" / "ingest" / "catalog.py").is_file()
-    assert not list(runtime.rglob("__pycache__"))
+    # Bytecode for Lambda's 3.13 only (infra.bytecode), one per module, never the build machine's own;
+    # none at all where no 3.13 was found to compile with.
+    from infra.layer_build import compiler
+
+    for layer in (deps, runtime):
+        compiled = {path.name.split(".")[1] for path in layer.rglob("*.pyc")}
+        assert compiled == ({"cpython-313"} if compiler() else set()), (layer.name, compiled)
+    if compiler():
+        sources = {path.stem for path in (runtime / "python" / "ingest").glob("*.py")}
+        assert {p.name.split(".")[0] for p in (runtime / "python" / "ingest" / "__pycache__").glob("*.pyc")} == sources
 
 
 # --- IAM ----------------------------------------------------------------------------------------
