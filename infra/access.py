@@ -18,7 +18,7 @@ does on that kind's request path:
 * ``QUERY`` reads the shard records (``BatchGetItem``), the index (``Query``), the events
   (``BatchGetItem``, ``GetItem``) and the cursor secret (``secretsmanager:GetSecretValue``);
 * ``STREAMS`` (a family's streams as resources) reads, creates, updates and deletes stream records
-  and the stream's events, and counts them on the index; the ingest and delete routes of such a
+  and the stream's events (their shard records in one ``BatchGetItem``), and counts them on the index; the ingest and delete routes of such a
   family also touch the stream record (``UpdateItem``);
 * ``PING``/``BATCH_SIZE`` touch nothing but the key check; the public documents nothing at all.
 
@@ -84,8 +84,9 @@ NEEDS: dict[RouteKind, tuple[Access, ...]] = {
     # A family's streams as resources (DataHub datasets): stream records read, created, updated and
     # deleted with the stream's events; live counts are Select=COUNT queries on the index.
     RouteKind.STREAMS: (
-        Access.of(Resource.EVENTS_TABLE, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
-                  "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
+        # BatchGetItem: the streams' shard records, read in one call for a whole listing.
+        Access.of(Resource.EVENTS_TABLE, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+                  "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
         Access.of(Resource.EVENTS_INDEXES, "dynamodb:Query"),
     ),
     RouteKind.PING: (),

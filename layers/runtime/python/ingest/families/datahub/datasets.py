@@ -237,8 +237,11 @@ class Datasets:
         return layout.Partitions(tenant, FAMILY_NAME, shards).of(name)
 
     def records(self, names: list[str]) -> dict[str, int]:
-        """Live events per dataset: every shard of every dataset counted at once."""
-        pks = {name: self._partitions(name) for name in names}
+        """Live events per dataset: the datasets' shard records in one batch read (those not cached
+        yet), then every shard of every dataset counted at once."""
+        tenant, configured = self.principal.tenant, self.settings.shards(FAMILY_NAME)
+        shards = self.store.streams_shards(tenant, FAMILY_NAME, names, configured, self.deadline) if names else {}
+        pks = {name: layout.Partitions(tenant, FAMILY_NAME, shards[name]).of(name) for name in names}
         queries = [(name, layout.live_count_query(pk, self.now_s)) for name, parts in pks.items() for pk in parts]
         counts = self.store.count([query for _, query in queries], self.deadline) if queries else []
         totals = dict.fromkeys(names, 0)
