@@ -75,9 +75,9 @@ def number_size(text: str) -> int:
     return math.ceil(len(digits) / 2) + 1
 
 
-# Generated numeric ids (an ops event id is a signed 64-bit decimal, 1 to 20 digits and maybe a sign) are
-# counted at their full width, sign included, wherever they appear: an upper bound that does not change
-# with the id drawn.
+# Generated numeric ids (an ops event id is a signed 64-bit decimal, 1 to 20 digits and maybe a sign), and
+# with them any run of 12 or more digits (a millisecond timestamp in a string), are counted at a sign and
+# 20 digits wherever they appear: an upper bound that does not change with the id drawn or the clock.
 # A UUID is 36 characters whatever is drawn, so UUIDs are masked first: a derived id (a uuid5 of the
 # tenant, drawn fresh per run) whose last group happens to be all digits must not count as a 20-digit id.
 _LONG_DIGITS_BYTES = re.compile(rb"-?\d{12,20}")
@@ -357,8 +357,8 @@ def render(env_name: str, deployed: Deployed, measured: list[Measured]) -> str:
         "How each column is computed:",
         "",
         "Item and index sizes (bytes) are the median event item the route's `valid*` samples stored, measured by DynamoDB's",
-        "rules; numbers keep their trailing zeros, generated numeric ids count a sign and 20 digits and UUIDs 36",
-        "characters (upper bounds that do not change from run to run).",
+        "rules; numbers keep their trailing zeros, any run of 12+ digits in a value (a generated id, a timestamp)",
+        "counts a sign and 20 digits and a UUID 36 characters (upper bounds that do not change from run to run).",
         "",
         f"* **DynamoDB writes**: per event, its item's write units (size rounded up to 1 KB) plus its "
         f"`{index.get('IndexName', 'index')}` index entry's (projection from the template: {projected}); "

@@ -3,7 +3,7 @@
 Lambda's `/opt` is read-only: a layer without `.pyc` files is compiled again on every cold start
 (under Python 3.13 here, importing the DataHub handler from sources-only layers took ~1,300 ms,
 from compiled ones ~640 ms). Bytecode is specific to the interpreter's minor version, so it must
-come from a Python 3.13, not from the build's own interpreter: `INGEST_LAYER_PYTHON` if set, else
+come from a Python 3.13, not from the build's own interpreter: `INGEST_LAYER_PYTHON` if set (it must be one), else
 the first `python3.13` on PATH, else the newest 3.13 under pyenv. Without one the layers ship sources only
 (as they always could: correct, just a slower cold start) and synth says so.
 
@@ -29,7 +29,11 @@ LAYER_ROOT = "/opt/python"  # where a layer's python/ lands in the function
 def find_python(version: str = PYTHON_VERSION) -> Path | None:
     """An interpreter of ``version`` (e.g. "3.13") to compile with, or None."""
     override = os.environ.get("INGEST_LAYER_PYTHON")
-    candidates = [Path(override)] if override else []
+    if override:  # told which: that one or none, never a silent fallback
+        if interpreter_version(Path(override)) != version:
+            raise ValueError(f"INGEST_LAYER_PYTHON={override} is not a Python {version} interpreter")
+        return Path(override)
+    candidates = []
     on_path = shutil.which(f"python{version}")
     if on_path:
         candidates.append(Path(on_path))

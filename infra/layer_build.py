@@ -169,11 +169,11 @@ def build_runtime_layer(source: Path = RUNTIME_PYTHON_DIR, layer_dir: Path = RUN
     with its bytecode for Python 3.13, rebuilt only when the sources (or the compiler) change.
     Returns ``layer_dir``, the directory to hand to ``Code.from_asset``."""
     python = compiler()
-    digest = hashlib.sha256(f"{RECIPE_VERSION}|{python and bytecode.interpreter_version(python)}".encode())
-    for path in sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"):
-        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
     layer_dir.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(layer_dir):
+        digest = hashlib.sha256(f"{RECIPE_VERSION}|{python and bytecode.interpreter_version(python)}".encode())
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"):
+            digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
         stamp = stamp_path(layer_dir)
         if stamp.is_file() and stamp.read_text().strip() == digest.hexdigest() and (layer_dir / "python").is_dir():
             return layer_dir

@@ -3,7 +3,6 @@ build directory (so the asset hash moves only with the code), and used without t
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -44,12 +43,34 @@ def test_compiled_modules_load_without_writing_or_checking_the_sources(tmp_path:
     assert result.stdout.strip() == "42"
 
 
+def _fake_python(path: Path, version: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho {version}\n")
+    path.chmod(0o755)
+    return path
+
+
 def test_a_wrong_interpreter_is_never_taken_for_313(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INGEST_LAYER_PYTHON", shutil.which("python3") or "/usr/bin/python3")
-    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))  # no pyenv versions here
-    monkeypatch.setenv("PATH", str(tmp_path))  # no python3.13 on PATH either
-    found = bytecode.find_python()
-    assert found is None or bytecode.interpreter_version(found) == "3.13"
+    monkeypatch.delenv("INGEST_LAYER_PYTHON", raising=False)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    _fake_python(tmp_path / "bin" / "python3.13", "3.12")  # named 3.13, is not
+    _fake_python(tmp_path / "pyenv" / "versions" / "3.13.9" / "bin" / "python3.13", "3.11")
+    assert bytecode.find_python() is None
+    real = _fake_python(tmp_path / "pyenv" / "versions" / "3.13.1" / "bin" / "python3.13", "3.13")
+    assert bytecode.find_python() == real
+
+
+def test_the_override_is_that_interpreter_or_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    _fake_python(tmp_path / "bin" / "python3.13", "3.13")
+    monkeypatch.setenv("INGEST_LAYER_PYTHON", str(_fake_python(tmp_path / "old" / "python", "3.12")))
+    with pytest.raises(ValueError, match="INGEST_LAYER_PYTHON=.* is not a Python 3.13"):
+        bytecode.find_python()
+    chosen = _fake_python(tmp_path / "chosen" / "python", "3.13")
+    monkeypatch.setenv("INGEST_LAYER_PYTHON", str(chosen))
+    assert bytecode.find_python() == chosen
 
 
 def test_remove_bytecode_leaves_only_sources(tmp_path: Path) -> None:

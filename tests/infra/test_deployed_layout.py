@@ -95,15 +95,16 @@ def runtime_sdk(platform: str) -> Path:
     pin = next(line.strip() for line in (REPO_ROOT / "requirements-dev.txt").read_text().splitlines()
                if line.startswith("boto3=="))  # fmt: skip
     target = DEPS_LAYER_DIR.with_name(f"runtime-sdk-{platform}-{pin.replace('==', '-')}")
-    if not (target / ".complete-compiled").is_file():
+    python = python313()
+    marker = ".complete-compiled" if python is not None else ".complete"
+    if not (target / marker).is_file():
         scratch = target.with_name(target.name + f".tmp-{uuid.uuid4().hex[:8]}")
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
                    *pip_platform_args(platform), "--target", str(scratch), pin]  # fmt: skip
         subprocess.run(command, check=True, capture_output=True, text=True)
-        python = python313()
         if python is not None:  # the runtime's own boto3 comes compiled
             bytecode.compile_tree(scratch, python)
-        (scratch / ".complete-compiled").touch()
+        (scratch / marker).touch()
         shutil.rmtree(target, ignore_errors=True)
         scratch.rename(target)
     return target
@@ -262,7 +263,10 @@ class XRayDaemon:
             except TimeoutError:
                 continue
             _, _, document = datagram.partition(b"\n")
-            self.documents.append(json.loads(document))
+            try:
+                self.documents.append(json.loads(document))
+            except ValueError:  # kept as text: the assertions then name it
+                self.documents.append({"unparsed": document.decode("utf-8", "replace")})
 
     def close(self) -> list[dict]:
         time.sleep(0.5)  # the last datagrams of the last process

@@ -25,6 +25,11 @@ def test_fields_come_from_the_environment_in_any_case(monkeypatch: pytest.Monkey
     assert settings.retention_seconds("usage") == 30 * 86_400  # the default
 
 
+def test_a_dict_variable_of_null_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_STREAM_SHARDS", "null")
+    assert Settings().stream_shards == {}
+
+
 def test_values_given_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INGEST_EVENTS_TABLE", "from-env")
     monkeypatch.setenv("INGEST_STREAM_SHARDS", '{"datahub": 2}')

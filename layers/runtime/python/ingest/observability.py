@@ -51,14 +51,16 @@ class LazyTracer:
         return Tracer(service=SERVICE)
 
     def capture_lambda_handler(self, handler=None, **options):
-        if handler is None:  # used as @tracer.capture_lambda_handler(capture_response=True)
+        if handler is None:  # used with options, e.g. @tracer.capture_lambda_handler(capture_error=False)
             return lambda function: self.capture_lambda_handler(function, **options)
         if not self.enabled:
             return handler
         # Answers are never trace metadata: they hold tenants' events (read-back, queries) and run to
         # megabytes (a 1,000-event batch's outcomes), past a UDP datagram to the X-Ray daemon ("Message
         # too long": the whole segment lost). Errors still are (capture_error, Powertools' default).
-        options.setdefault("capture_response", False)
+        # Powertools' own POWERTOOLS_TRACER_CAPTURE_RESPONSE, when set, still decides.
+        if "POWERTOOLS_TRACER_CAPTURE_RESPONSE" not in os.environ:
+            options.setdefault("capture_response", False)
         return self.tracer.capture_lambda_handler(handler, **options)
 
 

@@ -82,6 +82,8 @@ def _from_environ(model: type[BaseModel]) -> dict[str, Any]:
                 value = json.loads(value)
             except ValueError as exc:
                 raise ValueError(f"{variable} is not JSON: {exc}") from None
+            if value is None:  # null: as if unset (the default)
+                continue
         values[name] = value
     return values
 
