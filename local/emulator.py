@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 
 import boto3
 from botocore.exceptions import ClientError
@@ -21,19 +22,52 @@ SAMPLE_TENANT = "sample"
 LISTEN_BACKLOG = 1024
 
 
+# DynamoDB applies each write to an item atomically (an ADD hands every caller its own count; of two
+# racing conditional puts exactly one wins). moto does not: its item updates are plain Python run on
+# werkzeug's request threads, so two concurrent UpdateItem ADDs can both answer the same count. The
+# emulator therefore applies DynamoDB writes one at a time, as DynamoDB would for one item (reads still
+# run concurrently). Without this, the rate limit and dedup races the tests prove hold only by luck.
+_DYNAMODB_WRITES = frozenset(
+    f"DynamoDB_20120810.{operation}"
+    for operation in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+)
+
+
+class _AtomicWrites:
+    """WSGI middleware in front of moto: DynamoDB write calls hold one lock from request to answer."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET") not in _DYNAMODB_WRITES:
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))  # the whole answer, computed under the lock
+
+
 def start_moto(host: str = "127.0.0.1", port: int = 4566):
     """Start moto's real HTTP endpoint in this process and point boto3 at it."""
     import logging
 
-    from moto.server import ThreadedMotoServer
-    from werkzeug.serving import ThreadedWSGIServer
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import ThreadedWSGIServer, make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call drowns the request log
     # werkzeug listens with a backlog of 128; one process's burst of new connections can be PARALLEL_CALLS
     # (ingest.store) per client, and several clients at once: above it, connects time out.
     ThreadedWSGIServer.request_queue_size = LISTEN_BACKLOG
 
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    class Emulator(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto's own, with the writes made atomic
+            app = _AtomicWrites(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    server = Emulator(ip_address=host, port=port, verbose=False)
     server.start()
     _, actual_port = server.get_host_and_port()
     os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{actual_port}"
