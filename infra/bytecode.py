@@ -37,13 +37,22 @@ def find_python(version: str = PYTHON_VERSION) -> Path | None:
     on_path = shutil.which(f"python{version}")
     if on_path:
         candidates.append(Path(on_path))
-    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    root = Path(os.environ.get("PYENV_ROOT") or _pyenv_root() or Path.home() / ".pyenv")
     candidates += sorted(root.glob(f"versions/{version}.*/bin/python{version}"),
                          key=lambda p: [int(x) for x in re.findall(r"\d+", p.parts[-3])], reverse=True)  # fmt: skip
     for candidate in candidates:
         if candidate.is_file() and interpreter_version(candidate) == version:
             return candidate
     return None
+
+
+def _pyenv_root() -> str | None:
+    if not shutil.which("pyenv"):
+        return None
+    try:
+        return subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def interpreter_version(python: Path) -> str | None:

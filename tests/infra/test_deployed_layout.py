@@ -8,7 +8,7 @@ and the layers as the template orders them, under Python 3.13, against the moto 
   template's order (a later layer overwrites an earlier one, as Lambda does), the arm64 dependency
   asset swapped for the twin.
 * Each function runs in its own Python 3.13 process, as in Lambda (``deployed_driver.py``, standard
-  library only; two at a time, sharing one bytecode cache), with ``PYTHONPATH = code asset,
+  library only; two at a time, writing no bytecode: what the layers ship is what runs), with ``PYTHONPATH = code asset,
   /opt/python…, SDK stand-in``, the template's environment variables (Refs resolved to the
   emulator's table and bucket), active tracing, and its ``Handler``. (One process looping over
   all functions with purged ``sys.modules`` was tried: re-imported X-Ray/wrapt hooks and threads
@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from infra import bytecode
-from infra.layer_build import RUNTIME_PROVIDED, build_dependency_layer, pip_platform_args, platform_for_machine
+from infra.layer_build import RUNTIME_PROVIDED, build_dependency_layer, compiler, pip_platform_args, platform_for_machine
 from infra.layer_lock import canonical, parse_lock, top_level_pins
 from infra.paths import DEPS_LAYER_DIR, DEPS_LOCK, REPO_ROOT
 from ingest.spec import RouteKind
@@ -62,17 +62,6 @@ _DIST_INFO = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)\.dist-info$")
 # --- the interpreter, the twin layer and the runtime's SDK ------------------------------------------
 
 
-def python313() -> Path | None:
-    """The machine image's Python 3.13 (pyenv), the newest patch release there is."""
-    root = os.environ.get("PYENV_ROOT") or (shutil.which("pyenv") and _pyenv_root()) or str(Path.home() / ".pyenv")
-    found = sorted(Path(root).glob("versions/3.13.*/bin/python3.13"), key=lambda p: [int(x) for x in re.findall(r"\d+", p.parts[-3])])
-    return found[-1] if found else None
-
-
-def _pyenv_root() -> str:
-    return subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip()
-
-
 def dist_infos(python_dir: Path) -> dict[str, str]:
     """``{canonical name: version}`` of every distribution installed in a layer's python/."""
     found = {}
@@ -95,7 +84,7 @@ def runtime_sdk(platform: str) -> Path:
     pin = next(line.strip() for line in (REPO_ROOT / "requirements-dev.txt").read_text().splitlines()
                if line.startswith("boto3=="))  # fmt: skip
     target = DEPS_LAYER_DIR.with_name(f"runtime-sdk-{platform}-{pin.replace('==', '-')}")
-    python = python313()
+    python = compiler()
     marker = ".complete-compiled" if python is not None else ".complete"
     if not (target / marker).is_file():
         scratch = target.with_name(target.name + f".tmp-{uuid.uuid4().hex[:8]}")
@@ -112,9 +101,9 @@ def runtime_sdk(platform: str) -> Path:
 
 @pytest.fixture(scope="module")
 def interpreter() -> Path:
-    found = python313()
+    found = compiler()  # the Python 3.13 that compiled the layers' bytecode (infra.bytecode)
     if found is None:
-        pytest.skip("no Python 3.13 under pyenv (the machine image has one: pyenv install 3.13)")
+        pytest.skip("no Python 3.13 (PATH, pyenv or INGEST_LAYER_PYTHON; the machine image has one: pyenv install 3.13)")
     return found
 
 
