@@ -53,6 +53,7 @@ apply_local_defaults()
 
 from botocore.exceptions import ClientError  # noqa: E402
 
+from bench.cost import item_size  # noqa: E402  (DynamoDB's size rules, one copy)
 from ingest import catalog, layout, schema  # noqa: E402
 from ingest.auth import generate_key, key_record  # noqa: E402
 from ingest.observability import metrics  # noqa: E402
@@ -149,32 +150,7 @@ def critical_path(calls: list[Call]) -> int:
     return max(depth, default=0)
 
 
-# --- DynamoDB's item size rules ---------------------------------------------------------------------
-
-
-def value_size(value: dict) -> int:
-    (kind, content), = value.items()
-    if kind == "S":
-        return len(content.encode("utf-8"))
-    if kind == "B":
-        return len(content)
-    if kind == "N":  # about one byte per two significant digits, plus one
-        digits = content.lstrip("-").replace(".", "").strip("0") or "0"
-        return math.ceil(len(digits) / 2) + 1
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind in ("SS", "NS", "BS"):
-        return sum(value_size({kind[0]: entry}) for entry in content)
-    if kind == "L":
-        return 3 + sum(1 + value_size(entry) for entry in content)
-    if kind == "M":
-        return 3 + sum(1 + len(name.encode()) + value_size(entry) for name, entry in content.items())
-    raise ValueError(kind)
-
-
-def item_size(item: dict, names=None) -> int:
-    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items()
-               if names is None or name in names)
+# --- write units ------------------------------------------------------------------------------------
 
 
 def write_units(items: list[dict], include: tuple[str, ...] | None) -> int:
@@ -183,9 +159,9 @@ def write_units(items: list[dict], include: tuple[str, ...] | None) -> int:
     index_names = None if include is None else {"pk", "sk", layout.EVENT_TIME, *include}
     units = 0
     for item in items:
-        units += math.ceil(item_size(item) / 1024)
+        units += math.ceil(item_size(item, exact=True) / 1024)
         if layout.EVENT_TIME in item:
-            units += math.ceil(item_size(item, index_names) / 1024)
+            units += math.ceil(item_size(item, index_names, exact=True) / 1024)
     return units
 
 

@@ -68,10 +68,12 @@ GB = 1024**3
 # --- DynamoDB item size ---------------------------------------------------------------------------
 
 
-def number_size(text: str) -> int:
+def number_size(text: str, exact: bool = False) -> int:
     """DynamoDB: about one byte per two significant digits, plus one. Trailing zeros are counted (DynamoDB
-    trims them): an upper bound that does not change with the clock (a timestamp ending in 0)."""
-    digits = text.lstrip("-").replace(".", "").lstrip("0") or "0"
+    trims them): an upper bound that does not change with the clock (a timestamp ending in 0); `exact`
+    trims them as DynamoDB does."""
+    digits = text.lstrip("-").replace(".", "")
+    digits = (digits.strip("0") if exact else digits.lstrip("0")) or "0"
     return math.ceil(len(digits) / 2) + 1
 
 
@@ -88,31 +90,32 @@ def _stable(data: bytes) -> int:
     return len(_LONG_DIGITS_BYTES.sub(b"-" + b"0" * 20, _UUID_BYTES.sub(b"u" * 36, data)))
 
 
-def value_size(value: dict[str, Any]) -> int:
+def value_size(value: dict[str, Any], exact: bool = False) -> int:
+    """DynamoDB's size of one attribute value: the stable upper bound the cost table uses, or with
+    `exact` the size DynamoDB bills for these very bytes (bench.bench_pipeline's write units)."""
     (kind, inner), = value.items()
-    if kind == "S":
-        return _stable(inner.encode())
+    if kind in ("S", "B"):
+        raw = inner.encode() if isinstance(inner, str) else bytes(inner)
+        return len(raw) if exact else _stable(raw)
     if kind == "N":
-        return number_size(inner)
-    if kind == "B":
-        return _stable(bytes(inner) if isinstance(inner, bytes | bytearray) else inner.encode())
+        return number_size(inner, exact)
     if kind in ("BOOL", "NULL"):
         return 1
     if kind in ("SS",):
         return sum(len(v.encode()) for v in inner)
     if kind == "NS":
-        return sum(number_size(v) for v in inner)
+        return sum(number_size(v, exact) for v in inner)
     if kind == "BS":
         return sum(len(v) for v in inner)
     if kind == "M":
-        return 3 + sum(len(k.encode()) + value_size(v) + 1 for k, v in inner.items())
+        return 3 + sum(len(k.encode()) + value_size(v, exact) + 1 for k, v in inner.items())
     if kind == "L":
-        return 3 + sum(value_size(v) + 1 for v in inner)
+        return 3 + sum(value_size(v, exact) + 1 for v in inner)
     raise ValueError(f"unknown DynamoDB type {kind}")
 
 
-def item_size(item: dict[str, dict[str, Any]], attributes: set[str] | None = None) -> int:
-    return sum(len(name.encode()) + value_size(value) for name, value in item.items()
+def item_size(item: dict[str, dict[str, Any]], attributes: set[str] | None = None, *, exact: bool = False) -> int:
+    return sum(len(name.encode()) + value_size(value, exact) for name, value in item.items()
                if attributes is None or name in attributes)  # fmt: skip
 
 

@@ -46,6 +46,9 @@ def test_item_size_follows_dynamodbs_rules() -> None:
     assert cost.item_size(item) == 17 + 5 + 11 + 3 + 7 + 10
     assert cost.item_size(item, {"pk", "n"}) == 22
     assert cost.number_size("1000000") == 5 and cost.number_size("123.45") == 4 and cost.number_size("0.05") == 2
+    # exact (bench.bench_pipeline's write units): trailing zeros trimmed, as DynamoDB bills them
+    assert cost.number_size("1000000", exact=True) == 2 and cost.number_size("123.450", exact=True) == 4
+    assert cost.item_size({"id": {"S": "123456789012"}}, exact=True) == 2 + 12
 
 
 def test_sizes_do_not_depend_on_the_ids_drawn() -> None:
