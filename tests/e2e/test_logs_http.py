@@ -122,18 +122,22 @@ def test_unauthorised_and_too_large_over_http(live_server, live_key):
     assert response.status_code == 413 and "limit is 4194304 bytes" in response.json()["reason"]
 
 
-def test_the_real_edge_logger_delivers_its_logs(live_server, live_key, aws_clients):
-    base, _ = live_server
-    dynamodb, _ = aws_clients
+def run_edge_logger(config: dict) -> dict:
+    """Run the real @baselime/edge-logger client (EDGE_LOGGER_CLIENT) with ``config``; its report."""
     node = shutil.which("node")
     if node is None or not (ROOT / "node_modules" / "@baselime" / "edge-logger").is_dir():
         pytest.fail("Node 20+ and `npm ci` (package.json pins @baselime/edge-logger) are needed for this test")
-    dataset, request_id = f"edge-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
-    config = {"baseUrl": base, "apiKey": live_key, "dataset": dataset, "requestId": request_id}
     result = subprocess.run([node, str(EDGE_LOGGER_CLIENT), json.dumps(config)], capture_output=True, text=True,
                             timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_real_edge_logger_delivers_its_logs(live_server, live_key, aws_clients):
+    base, _ = live_server
+    dynamodb, _ = aws_clients
+    dataset, request_id = f"edge-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    report = run_edge_logger({"baseUrl": base, "apiKey": live_key, "dataset": dataset, "requestId": request_id})
     # three requests: the flush at the third line, the explicit flush, the bare logger's flush
     assert report == {"statuses": [202, 202, 202], "failures": []}
 

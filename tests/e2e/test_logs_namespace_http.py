@@ -77,22 +77,13 @@ def test_the_real_edge_logger_pointed_at_a_namespace_path_stores_that_namespace(
     """@baselime/edge-logger posts to `${baselimeUrl}/${dataset}`: with `baselimeUrl` ending in the
     dataset, its `dataset` becomes the path's namespace. Its own x-namespace header ("edge-worker",
     and "undefined" from the bare logger) loses to the path, as docs/logs.md decides."""
-    import shutil
-
-    from tests.e2e.test_logs_http import EDGE_LOGGER_CLIENT, ROOT
+    from tests.e2e.test_logs_http import run_edge_logger
 
     base, _ = live_server
     dynamodb, _ = aws_clients
-    node = shutil.which("node")
-    if node is None or not (ROOT / "node_modules" / "@baselime" / "edge-logger").is_dir():
-        pytest.fail("Node 20+ and `npm ci` (package.json pins @baselime/edge-logger) are needed for this test")
     dataset, request_id = f"edge-ns-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
-    config = {"baseUrl": base, "apiKey": live_key, "dataset": "from-path", "requestId": request_id,
-              "baselimeUrl": f"{base}/v1/{dataset}"}
-    result = subprocess.run([node, str(EDGE_LOGGER_CLIENT), json.dumps(config)], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_edge_logger({"baseUrl": base, "apiKey": live_key, "dataset": "from-path", "requestId": request_id,
+                              "baselimeUrl": f"{base}/v1/{dataset}"})
     assert report == {"statuses": [202, 202, 202], "failures": []}
     items = stored(dynamodb, dataset)
     assert len(items) == 6
