@@ -64,12 +64,18 @@ def event_of_size(size: int, **fields) -> dict:
     return event
 
 
-def logs_samples() -> dict[str, tuple[str, str, bytes, dict]]:
-    """name -> (method, path, body, headers)"""
+def _builders(default_path: str):
+    """What every sample list is written with: (js, key, as_json, post), `post` to `default_path`."""
     js = lambda doc: json.dumps(doc, indent=2).encode()  # noqa: E731
     key = {"x-api-key": SAMPLE_KEY}
     as_json = {**key, "Content-Type": "application/json"}
-    post = lambda body, headers=as_json, path="/v1/logs": ("POST", path, body, headers)  # noqa: E731
+    post = lambda body, headers=as_json, path=default_path: ("POST", path, body, headers)  # noqa: E731
+    return js, key, as_json, post
+
+
+def logs_samples() -> dict[str, tuple[str, str, bytes, dict]]:
+    """name -> (method, path, body, headers)"""
+    js, key, as_json, post = _builders("/v1/logs")
     return {
         "valid_seed_curl_example": post(SEED_CURL_BODY, {**as_json, "x-service": "my-service"}),
         "valid_edge_logger_batch": post(
@@ -108,10 +114,7 @@ def logs_samples() -> dict[str, tuple[str, str, bytes, dict]]:
 
 def namespace_samples() -> dict[str, tuple[str, str, bytes, dict]]:
     """POST /v1/<dataset>/<namespace>: the same rules, the namespace from the path (it wins over x-namespace)."""
-    js = lambda doc: json.dumps(doc, indent=2).encode()  # noqa: E731
-    key = {"x-api-key": SAMPLE_KEY}
-    as_json = {**key, "Content-Type": "application/json"}
-    post = lambda body, headers=as_json, path="/v1/logs-ns/checkout": ("POST", path, body, headers)  # noqa: E731
+    js, key, as_json, post = _builders("/v1/logs-ns/checkout")
     return {
         "valid_seed_curl_example": post(SEED_CURL_BODY, {**as_json, "x-service": "my-service"}),
         "valid_path_wins_over_header": post(js([{"message": "path names the namespace"}]),
