@@ -210,13 +210,14 @@ def test_a_default_key_still_counts_on_one_counter_item(store, settings):
     route = cheapest_route()
     key, record = KeyAdmin(store).create(tenant(), ["datahub", route.family])
     counted, client = counting_store(store, settings)
-    pipeline = Pipeline(route, settings, counted, clock=frozen(mid_minute()))
+    moment = mid_minute()  # one instant: a second call could fall in the next minute
+    pipeline = Pipeline(route, settings, counted, clock=frozen(moment))
     event = keyed_sample(route, key)
     answers = [handle(pipeline, event) for _ in range(12)]
     assert client.calls == {"get_item": 12, "update_item": 12}  # the key, and one counter write: as before
     assert all(succeeded(answer["statusCode"]) for answer in answers)
     assert answers[-1]["headers"]["RateLimit-Remaining"] == str(DEFAULT_RATE_LIMIT - 12)
-    window = int(mid_minute().timestamp() // 60)
+    window = int(moment.timestamp() // 60)
     items = counter_items(store, record["prefix"])
     assert list(items) == [f"rate#{record['prefix']}#{window}"]
     assert items[f"rate#{record['prefix']}#{window}"]["hits"] == {"N": "12"}
@@ -274,13 +275,14 @@ def test_a_vouched_key_is_counted_beside_its_lookup_exactly_once_per_request(sto
     route = cheapest_route()
     key, record = KeyAdmin(store).create(tenant(), ["datahub", route.family], rate_limit=5)
     counted, client = counting_store(store, settings)
-    pipeline = Pipeline(route, settings, counted, clock=frozen(mid_minute()))
+    moment = mid_minute()  # one instant: a second call could fall in the next minute
+    pipeline = Pipeline(route, settings, counted, clock=frozen(moment))
     event = vouched(keyed_sample(route, key), record["prefix"])
     answers = [handle(pipeline, event) for _ in range(6)]
     assert [succeeded(answer["statusCode"]) for answer in answers] == [True] * 5 + [False]
     assert answers[-1]["statusCode"] == 429
     assert client.calls == {"get_item": 6, "update_item": 6}
-    window = int(mid_minute().timestamp() // 60)
+    window = int(moment.timestamp() // 60)
     assert counter_items(store, record["prefix"])[f"rate#{record['prefix']}#{window}"]["hits"] == {"N": "6"}
 
 
